@@ -1,0 +1,73 @@
+//! Embedding throughput on real abstracts with the real model.
+//!
+//! `cargo bench --bench embed` embeds the first 256 papers of
+//! ../shared/data/arxiv-daily-cs-2026h1/arxiv_cs_2026-01.jsonl (title + ". " + abstract,
+//! truncated at 256 tokens) and prints texts/s and tokens/s. `PAPERSCOUT_BENCH_N` sets
+//! the number of papers, `PAPERSCOUT_BENCH_BATCH_TOKENS` the token budget per batch;
+//! threads follow `RAYON_NUM_THREADS`. The Python reference for a side-by-side ratio is
+//! ../shared/bench/reference_embed.py (see README.md).
+
+use std::io::BufRead;
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::Device;
+use paperscout::embed::{BatchOptions, Embedder, ModelFiles};
+use paperscout::paper::paper_text;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not: keep that run short.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let n = if quick {
+        8
+    } else {
+        env_usize("PAPERSCOUT_BENCH_N", 256)
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = root.join("../shared/data/arxiv-daily-cs-2026h1/arxiv_cs_2026-01.jsonl");
+    let file = std::fs::File::open(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+    let mut texts = Vec::with_capacity(n);
+    for line in std::io::BufReader::new(file).lines().take(n) {
+        let rec: serde_json::Value = serde_json::from_str(&line?)?;
+        let title = rec["title"].as_str().unwrap_or("");
+        let abs = rec["summary"].as_str().unwrap_or("");
+        texts.push(paper_text(title, abs));
+    }
+
+    let files = ModelFiles::resolve(None)?;
+    let batch = BatchOptions {
+        max_batch_tokens: env_usize(
+            "PAPERSCOUT_BENCH_BATCH_TOKENS",
+            BatchOptions::default().max_batch_tokens,
+        ),
+        ..BatchOptions::default()
+    };
+    let embedder = Embedder::load(&files, &Device::Cpu)?.with_batch_options(batch);
+    let tokens: usize = texts
+        .iter()
+        .map(|t| embedder.tokenize(t).map(|ids| ids.len()))
+        .sum::<Result<usize, _>>()?;
+
+    embedder.embed(&texts[..texts.len().min(8)])?; // warm-up
+    let start = Instant::now();
+    let vectors = embedder.embed(&texts)?;
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(vectors.len(), texts.len());
+    println!(
+        "paperscout embed (candle BertModel, cpu, batch_tokens={}): texts={} tokens={} secs={:.2} texts/s={:.2} tokens/s={:.0}",
+        batch.max_batch_tokens,
+        texts.len(),
+        tokens,
+        secs,
+        texts.len() as f64 / secs,
+        tokens as f64 / secs
+    );
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The library's one error type. Every variant carries what a person needs to act on
+//! it: the file, the line, the paper id, the expected and found values. The binary
+//! prints the whole chain (`{:#}`); nothing here is meant to be matched on by text.
+
+use std::path::PathBuf;
+
+/// `Result` with paperscout's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // ---- files and input -------------------------------------------------------
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A record of an input file that could not be read. `line` is 1-based; for
+    /// formats without lines (one JSON document, XML) it is the entry number.
+    #[error("{path}:{line}: {message}")]
+    Input {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+
+    /// A bad argument or setting, caught before any work starts.
+    #[error("{0}")]
+    Invalid(String),
+
+    // ---- models ----------------------------------------------------------------
+    /// A model file is missing, unreadable or not what a BERT sentence-transformers
+    /// directory should hold.
+    #[error("model file {path}: {message}")]
+    ModelFile { path: PathBuf, message: String },
+
+    /// No model could be found anywhere; `tried` lists every place looked at.
+    #[error("no embedding model found. Tried:\n{tried}\nFix: run `scripts/fetch-model.sh` (puts all-MiniLM-L6-v2 into models/), or pass --model DIR")]
+    ModelNotFound { tried: String },
+
+    #[error("device: {0}")]
+    Device(String),
+
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+
+    #[error("model computation: {0}")]
+    Candle(#[from] candle_core::Error),
+
+    // ---- library (store, index, profiles) --------------------------------------
+    #[error("library {path}: {message}")]
+    Library { path: PathBuf, message: String },
+
+    /// The library was built with another model: its vectors must not be mixed.
+    #[error("library {path} was built with model {expected}, not {found}; use --model {expected} or another --library")]
+    ModelMismatch {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+
+    /// Another process holds the library's write lock.
+    #[error("library {path} is locked by another writer ({holder}); wait for it to finish, or remove the lock file if that process is gone")]
+    Locked { path: PathBuf, holder: String },
+
+    /// Ids that are not in the library.
+    #[error("unknown paper id(s): {}", .0.join(", "))]
+    UnknownIds(Vec<String>),
+}
+
+impl Error {
+    /// An [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// An [`Error::ModelFile`] for `path`.
+    pub fn model_file(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
+        Error::ModelFile {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+}

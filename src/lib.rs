@@ -1,0 +1,12 @@
+//! paperscout: a semantic paper recommender.
+//!
+//! Papers from many sources become [`paper::Paper`] records, are embedded by
+//! [`embed::Embedder`] (a Candle BERT sentence-transformer) and kept in a local library.
+//! The `paperscout` binary only parses arguments and calls [`cli`].
+
+pub mod cli;
+pub mod embed;
+pub mod error;
+pub mod paper;
+
+pub use error::{Error, Result};

@@ -1,0 +1,6 @@
+//! The one integration-test binary (Candle links once): `cargo test --test integration`.
+
+mod common;
+
+mod cli;
+mod embed;
