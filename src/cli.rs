@@ -3,14 +3,16 @@
 //! work starts; the work itself is done by the library modules.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
-use crate::embed::{self, BatchOptions, DeviceChoice, Embedder};
+use crate::embed::{self, DeviceChoice, Embedder, Engine, ModelFiles};
 use crate::error::{Error, Result};
+use crate::ingest::{self, Format};
+use crate::job::{self, InputKey, JobOptions, OutputFormat};
 use crate::paper::paper_text;
 
 #[derive(Debug, Parser)]
@@ -33,6 +35,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, default_value = "auto")]
     pub device: String,
 
+    /// Encoder implementation: auto (our CPU encoder on the CPU, Candle's on CUDA) or
+    /// candle (Candle's stock BertModel everywhere; slower on the CPU, for comparison).
+    #[arg(long, global = true, default_value = "auto")]
+    pub engine: String,
+
     /// Log more (-v: progress, -vv: timings of each step). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -46,20 +53,46 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct EmbedArgs {
-    /// JSON Lines input: each line an object with "text", or "title" plus "abstract"
-    /// (or "summary"), and an optional "id". Blank lines are skipped.
+    /// Input file. JSON Lines whose objects have "text", or "title" plus "abstract" (or
+    /// "summary"), and an optional "id"; or any format `paperscout ingest` reads (arXiv
+    /// Atom/RSS, Hugging Face daily papers, CSV, the Kaggle snapshot), detected from
+    /// the content.
     #[arg(long, short)]
     pub input: PathBuf,
 
-    /// Output file (JSON Lines); standard output when absent. The file appears only
-    /// when the whole input has been embedded.
+    /// Output file; JSON Lines on standard output when absent (not resumable). The file
+    /// appears only once complete; a killed run resumes from its checkpoint
+    /// (OUTPUT.partial/) when the same command is run again.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
 
+    /// Output format: jsonl, npy (ids in OUTPUT.ids.json) or safetensors (ids in the
+    /// metadata). Default: from the output's extension, else jsonl.
+    #[arg(long)]
+    pub format: Option<String>,
+
     /// Most padded tokens in one forward pass: larger batches amortise overhead,
     /// smaller ones bound memory (attention grows with batch × length²).
-    #[arg(long, default_value_t = BatchOptions::default().max_batch_tokens)]
+    #[arg(long, default_value_t = JobOptions::default().batch_tokens)]
     pub batch_tokens: usize,
+
+    /// Records read, tokenized and length-sorted together: larger windows batch texts
+    /// of similar length more often; memory holds two windows.
+    #[arg(long, default_value_t = JobOptions::default().window)]
+    pub window: usize,
+
+    /// Commit a checkpoint every N windows: more often loses less to a kill, at the
+    /// cost of an fsync each time.
+    #[arg(long, default_value_t = JobOptions::default().checkpoint_every)]
+    pub checkpoint_every: usize,
+
+    /// Discard an existing checkpoint of OUTPUT and start over.
+    #[arg(long)]
+    pub restart: bool,
+
+    /// No progress bar or progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Run a parsed command line.
@@ -71,47 +104,96 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn load_embedder(global: &GlobalArgs, device_choice: DeviceChoice) -> Result<Embedder> {
+    let engine: Engine = global.engine.parse()?;
     let device = embed::device(device_choice)?;
-    Embedder::from_request(global.model.as_deref(), &device)
+    let files = ModelFiles::resolve(global.model.as_deref())?;
+    Embedder::load_with_engine(&files, &device, engine)
 }
 
-/// Records are embedded this many at a time, so memory stays bounded by the chunk.
-const EMBED_CHUNK: usize = 1024;
-
 fn run_embed(global: &GlobalArgs, device_choice: DeviceChoice, args: EmbedArgs) -> Result<()> {
-    if args.batch_tokens == 0 {
-        return Err(Error::Invalid("--batch-tokens must be at least 1".into()));
-    }
-    let input = File::open(&args.input).map_err(|e| Error::io(&args.input, e))?;
-    let embedder = load_embedder(global, device_choice)?.with_batch_options(BatchOptions {
-        max_batch_tokens: args.batch_tokens,
-        ..BatchOptions::default()
-    });
+    let opts = JobOptions {
+        batch_tokens: args.batch_tokens,
+        window: args.window,
+        checkpoint_every: args.checkpoint_every,
+        format: args.format.as_deref().map(str::parse).transpose()?,
+        progress: !args.quiet,
+        restart: args.restart,
+        catch_signals: true,
+        ..JobOptions::default()
+    };
+    opts.validate()?;
+    // Decide the output format now, so a bad extension or flag fails before the model loads.
+    OutputFormat::resolve(opts.format, args.output.as_deref())?;
+    let input_key = InputKey::file(&args.input)?;
+    let (records, line_based) = embed_records(&args.input)?;
+    let embedder = load_embedder(global, device_choice)?;
     tracing::info!(
         model = embedder.name(),
         dim = embedder.dim(),
         "model loaded"
     );
+    let opts = JobOptions {
+        total_hint: if opts.progress && line_based {
+            count_lines(&args.input)
+        } else {
+            None
+        },
+        ..opts
+    };
+    let summary = job::run_job(
+        &embedder,
+        &input_key,
+        records,
+        args.output.as_deref(),
+        &opts,
+    )?;
+    tracing::info!(
+        texts = summary.texts,
+        tokens = summary.tokens,
+        seconds = summary.seconds,
+        resumed_from = summary.resumed_from,
+        "embedded"
+    );
+    Ok(())
+}
 
-    match &args.output {
-        None => {
-            let stdout = std::io::stdout();
-            let mut out = BufWriter::new(stdout.lock());
-            let n = embed_jsonl(&embedder, &args.input, BufReader::new(input), &mut out)?;
-            out.flush().map_err(|e| Error::io("<stdout>", e))?;
-            tracing::info!(texts = n, "embedded");
+/// Records of an embed input as `(id, text)`. JSON Lines (and the Kaggle snapshot,
+/// which is JSON Lines with title and abstract) go through [`parse_embed_line`], so
+/// plain `{"text": ...}` lines work; other formats through `ingest` and the paper text
+/// rule. The flag says whether records are lines (so a line count sizes the progress bar).
+type RecordIter = Box<dyn Iterator<Item = Result<(String, String)>> + Send>;
+
+fn embed_records(path: &Path) -> Result<(RecordIter, bool)> {
+    match ingest::detect(path) {
+        Ok(Format::Jsonl | Format::KaggleJsonl) | Err(_) => {
+            let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            let path = path.to_path_buf();
+            let lines = BufReader::new(file).lines().enumerate();
+            let records = lines.filter_map(move |(index, line)| {
+                let line_no = index as u64 + 1;
+                match line {
+                    Err(e) => Some(Err(Error::Input {
+                        path: path.clone(),
+                        line: line_no,
+                        message: format!("cannot read line: {e}"),
+                    })),
+                    Ok(line) if line.trim().is_empty() => None,
+                    Ok(line) => Some(parse_embed_line(&path, line_no, &line)),
+                }
+            });
+            Ok((Box::new(records), true))
         }
-        Some(path) => {
-            let tmp = AtomicFile::create(path)?;
-            let mut out = BufWriter::new(tmp.file()?);
-            let n = embed_jsonl(&embedder, &args.input, BufReader::new(input), &mut out)?;
-            out.flush().map_err(|e| Error::io(path, e))?;
-            drop(out);
-            tmp.commit()?;
-            tracing::info!(texts = n, output = %path.display(), "embedded");
+        Ok(format) => {
+            let records = ingest::read(path, Some(format))?;
+            let records = records.map(|r| {
+                r.map(|p| {
+                    let text = p.text();
+                    (p.id, text)
+                })
+            });
+            Ok((Box::new(records), false))
         }
     }
-    Ok(())
 }
 
 /// One input line of `paperscout embed`.
@@ -127,126 +209,42 @@ struct EmbedRecord {
     r#abstract: Option<String>,
 }
 
-impl EmbedRecord {
-    /// The text to embed: `text` verbatim, else the paper rule over title and abstract.
-    fn into_text(self) -> std::result::Result<(Option<serde_json::Value>, String), &'static str> {
-        match (self.text, self.title, self.r#abstract) {
-            (Some(text), _, _) => Ok((self.id, text)),
-            (None, Some(title), abs) => {
-                Ok((self.id, paper_text(&title, abs.as_deref().unwrap_or(""))))
-            }
-            (None, None, _) => {
-                Err("expected a \"text\" field, or \"title\" with \"abstract\" or \"summary\"")
-            }
-        }
-    }
-}
-
-#[derive(serde::Serialize)]
-struct EmbedOutput<'a> {
-    id: &'a serde_json::Value,
-    embedding: &'a [f32],
-}
-
-/// Embed every line of a JSON Lines stream; write one output line per input record,
-/// in input order. A record without `id` gets its 1-based line number as id.
-/// Returns the number of records.
-pub fn embed_jsonl(
-    embedder: &Embedder,
-    path: &Path,
-    input: impl BufRead,
-    out: &mut impl Write,
-) -> Result<usize> {
-    let mut ids = Vec::with_capacity(EMBED_CHUNK);
-    let mut texts = Vec::with_capacity(EMBED_CHUNK);
-    let mut total = 0;
-    let mut flush = |ids: &mut Vec<serde_json::Value>, texts: &mut Vec<String>| -> Result<()> {
-        let vectors = embedder.embed(texts)?;
-        for (id, v) in ids.iter().zip(&vectors) {
-            serde_json::to_writer(&mut *out, &EmbedOutput { id, embedding: v })
-                .map_err(|e| Error::io("<output>", e.into()))?;
-            out.write_all(b"\n").map_err(|e| Error::io("<output>", e))?;
-        }
-        ids.clear();
-        texts.clear();
-        Ok(())
+/// `(id, text)` of one JSON Lines record: `text` verbatim, else the paper text of
+/// `title` and `abstract`/`summary`. The id is the record's `id` as a string (a number
+/// keeps its digits), else the 1-based line number.
+pub fn parse_embed_line(path: &Path, line_no: u64, line: &str) -> Result<(String, String)> {
+    let bad = |message: String| Error::Input {
+        path: path.to_path_buf(),
+        line: line_no,
+        message,
     };
-    for (index, line) in input.lines().enumerate() {
-        let line_no = index as u64 + 1;
-        let line = line.map_err(|e| Error::Input {
-            path: path.to_path_buf(),
-            line: line_no,
-            message: format!("cannot read line: {e}"),
-        })?;
-        if line.trim().is_empty() {
-            continue;
+    let record: EmbedRecord =
+        serde_json::from_str(line).map_err(|e| bad(format!("expected a JSON object: {e}")))?;
+    let id = match record.id {
+        None | Some(serde_json::Value::Null) => line_no.to_string(),
+        Some(serde_json::Value::String(s)) => s,
+        Some(other) => other.to_string(),
+    };
+    match (record.text, record.title, record.r#abstract) {
+        (Some(text), _, _) => Ok((id, text)),
+        (None, Some(title), abs) => Ok((id, paper_text(&title, abs.as_deref().unwrap_or("")))),
+        (None, None, _) => Err(bad(
+            "expected a \"text\" field, or \"title\" with \"abstract\" or \"summary\"".into(),
+        )),
+    }
+}
+
+/// Lines in `path`, for the progress bar's length; `None` when it cannot be read.
+fn count_lines(path: &Path) -> Option<u64> {
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).ok()?);
+    let mut n = 0u64;
+    loop {
+        let buf = reader.fill_buf().ok()?;
+        if buf.is_empty() {
+            return Some(n);
         }
-        let bad = |message: String| Error::Input {
-            path: path.to_path_buf(),
-            line: line_no,
-            message,
-        };
-        let record: EmbedRecord =
-            serde_json::from_str(&line).map_err(|e| bad(format!("expected a JSON object: {e}")))?;
-        let (id, text) = record.into_text().map_err(|m| bad(m.to_string()))?;
-        ids.push(id.unwrap_or_else(|| serde_json::Value::from(line_no)));
-        texts.push(text);
-        total += 1;
-        if texts.len() == EMBED_CHUNK {
-            flush(&mut ids, &mut texts)?;
-        }
-    }
-    if !texts.is_empty() {
-        flush(&mut ids, &mut texts)?;
-    }
-    Ok(total)
-}
-
-/// A file written under a temporary name in the same directory and renamed over the
-/// target only on [`AtomicFile::commit`], so readers never see a half-written file.
-pub struct AtomicFile {
-    target: PathBuf,
-    tmp: PathBuf,
-}
-
-impl AtomicFile {
-    pub fn create(target: &Path) -> Result<Self> {
-        let dir = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target
-            .file_name()
-            .ok_or_else(|| Error::Invalid(format!("{}: not a file name", target.display())))?;
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        Ok(AtomicFile {
-            target: target.to_path_buf(),
-            tmp,
-        })
-    }
-
-    /// The temporary file, created (truncated) for writing.
-    pub fn file(&self) -> Result<File> {
-        File::create(&self.tmp).map_err(|e| Error::io(&self.tmp, e))
-    }
-
-    /// Flush to disk and move into place.
-    pub fn commit(self) -> Result<()> {
-        let f = File::open(&self.tmp).map_err(|e| Error::io(&self.tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
-        std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
-        Ok(())
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        // After a successful commit the temp name no longer exists; otherwise this
-        // removes the partial output.
-        let _ = std::fs::remove_file(&self.tmp);
+        n += buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        let len = buf.len();
+        reader.consume(len);
     }
 }

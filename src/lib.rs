@@ -7,6 +7,8 @@
 pub mod cli;
 pub mod embed;
 pub mod error;
+pub mod ingest;
+pub mod job;
 pub mod paper;
 
 pub use error::{Error, Result};

@@ -67,16 +67,9 @@ fn embed_writes_one_line_per_record_in_order() {
     );
     let rows = read_jsonl(&output);
     let ids: Vec<_> = rows.iter().map(|r| r["id"].clone()).collect();
-    // A record without "id" gets its line number (line 4: the blank line 3 counts).
-    assert_eq!(
-        ids,
-        vec![
-            serde_json::json!("a"),
-            serde_json::json!(7),
-            serde_json::json!(4),
-            serde_json::json!("d")
-        ]
-    );
+    // Ids are strings; a record without "id" gets its line number (line 4: the blank
+    // line 3 counts).
+    assert_eq!(ids, ["a", "7", "4", "d"].map(|s| serde_json::json!(s)));
 
     let embedder = common::load(&model);
     let expected = embedder
@@ -118,7 +111,7 @@ fn embed_to_stdout() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0]["id"], serde_json::json!(1));
+    assert_eq!(rows[0]["id"], serde_json::json!("1"));
 }
 
 #[test]
@@ -144,14 +137,36 @@ fn malformed_line_names_file_and_line_and_writes_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.jsonl:3:"), "{stderr}");
     assert!(!output.exists(), "no partial output file");
+    // Fixing the line and running the same command again completes the output.
+    std::fs::write(
+        &input,
+        "{\"text\": \"fine\"}\n{\"text\": \"also fine\"}\n{\"text\": \"oops\"}\n",
+    )
+    .unwrap();
+    let out = paperscout(&[
+        "--model",
+        model.to_str().unwrap(),
+        "embed",
+        "-q",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(read_jsonl(&output).len(), 3);
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(
         leftovers.len(),
-        2,
-        "no temporary file left behind: {leftovers:?}"
+        3,
+        "no checkpoint or temporary file left behind: {leftovers:?}"
     );
 
     // A record with neither text nor title.
@@ -169,6 +184,109 @@ fn malformed_line_names_file_and_line_and_writes_nothing() {
         stderr.contains("bad.jsonl:1:") && stderr.contains("\"title\""),
         "{stderr}"
     );
+}
+
+#[test]
+fn embed_writes_npy_and_safetensors_that_match_jsonl() {
+    let (tmp, model) = common::tiny_model(&Tiny::default());
+    let input = tmp.path().join("in.jsonl");
+    let texts = ["graph search", "the robot policy of the paper", "quantum"];
+    let lines: String = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("{{\"id\": \"p{i}\", \"text\": \"{t}\"}}\n"))
+        .collect();
+    std::fs::write(&input, lines).unwrap();
+    let expected = common::load(&model).embed(&texts).unwrap();
+    for ext in ["npy", "safetensors"] {
+        let output = tmp.path().join(format!("v.{ext}"));
+        let out = paperscout(&[
+            "--model",
+            model.to_str().unwrap(),
+            "embed",
+            "-q",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(&output).unwrap();
+        let floats: Vec<f32> = if ext == "npy" {
+            assert_eq!(&bytes[..6], b"\x93NUMPY");
+            let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+            let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+            assert!(
+                header.contains("'<f4'")
+                    && header.contains(&format!("(3, {})", common::TINY_HIDDEN)),
+                "{header}"
+            );
+            let ids: Vec<String> = serde_json::from_str(
+                &std::fs::read_to_string(tmp.path().join("v.npy.ids.json")).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(ids, ["p0", "p1", "p2"]);
+            bytes[10 + header_len..]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        } else {
+            let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+            let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+            let ids: Vec<String> =
+                serde_json::from_str(&meta.metadata().as_ref().unwrap()["ids"]).unwrap();
+            assert_eq!(ids, ["p0", "p1", "p2"]);
+            let t = st.tensor("embeddings").unwrap();
+            assert_eq!(t.shape(), [3, common::TINY_HIDDEN]);
+            t.data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        };
+        for (row, want) in floats.chunks_exact(common::TINY_HIDDEN).zip(&expected) {
+            assert!(cosine(row, want) > 0.99999, "{ext}");
+        }
+    }
+}
+
+#[test]
+fn embed_reads_ingest_formats() {
+    // A real arXiv API response: embedded with the paper text rule, ids canonical.
+    let (tmp, model) = common::tiny_model(&Tiny::default());
+    let input = common::shared("data/api-response-fixtures/laya-reader/arxiv_3.xml");
+    let output = tmp.path().join("atom.jsonl");
+    let out = paperscout(&[
+        "--model",
+        model.to_str().unwrap(),
+        "embed",
+        "-q",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = read_jsonl(&output);
+    let papers: Vec<_> = paperscout::ingest::read(&input, None)
+        .unwrap()
+        .map(|p| p.unwrap())
+        .collect();
+    assert_eq!(rows.len(), papers.len());
+    assert!(!papers.is_empty());
+    let embedder = common::load(&model);
+    for (row, paper) in rows.iter().zip(&papers) {
+        assert_eq!(row["id"], serde_json::json!(paper.id));
+        let want = embedder.embed(&[paper.text()]).unwrap();
+        assert!(cosine(&vector(row), &want[0]) > 0.99999);
+    }
 }
 
 #[test]
@@ -214,7 +332,7 @@ fn broken_pipe_is_success() {
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut first)
             .unwrap();
-        assert!(first.starts_with("{\"id\":1,"));
+        assert!(first.starts_with("{\"id\":\"1\","), "{first}");
     }
     let out = child.wait_with_output().unwrap();
     assert!(

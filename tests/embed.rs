@@ -4,7 +4,7 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
-use paperscout::embed::{BatchOptions, Embedder, ModelFiles, Pooling};
+use paperscout::embed::{BatchOptions, Embedder, Engine, ModelFiles, Pooling};
 use paperscout::Error;
 
 use crate::common::{self, cosine, norm, Tiny};
@@ -266,6 +266,55 @@ fn weights_under_a_bert_prefix_load() {
     candle_core::safetensors::save(&prefixed, dir.join("model.safetensors")).unwrap();
     let again = common::load(&dir).embed(&["graph search"]).unwrap();
     assert!(cosine(&plain[0], &again[0]) > 0.99999);
+}
+
+#[test]
+fn cpu_encoder_equals_candle_bert_model() {
+    let texts = [
+        "the",
+        "we propose a new graph neural network",
+        "the results show a new deep learning method of the paper and the data set of the robot policy",
+        "",
+        "quantum proof of the theorem , the theorem of the quantum proof",
+    ];
+    for (act, pooling) in [
+        ("gelu", "mean"),
+        ("gelu", "cls"),
+        ("gelu_new", "mean"),
+        ("relu", "mean"),
+    ] {
+        let (_tmp, dir) = common::tiny_model(&Tiny {
+            act,
+            pooling,
+            seed: 11,
+            ..Tiny::default()
+        });
+        let files = ModelFiles::from_dir(&dir).unwrap();
+        let fast = Embedder::load(&files, &Device::Cpu)
+            .unwrap()
+            .embed(&texts)
+            .unwrap();
+        let stock = Embedder::load_with_engine(&files, &Device::Cpu, Engine::Candle)
+            .unwrap()
+            .embed(&texts)
+            .unwrap();
+        for (i, (a, b)) in fast.iter().zip(&stock).enumerate() {
+            let c = cosine(a, b);
+            assert!(c > 0.99999, "{act}/{pooling} text {i}: cosine {c}");
+        }
+    }
+}
+
+#[test]
+fn real_model_engines_agree() {
+    let rows = golden_rows();
+    let texts: Vec<&str> = rows.iter().take(6).map(|r| r.text.as_str()).collect();
+    let files = ModelFiles::from_dir(&common::real_model_dir()).unwrap();
+    let stock = Embedder::load_with_engine(&files, &Device::Cpu, Engine::Candle).unwrap();
+    let fast = common::real_embedder().embed(&texts).unwrap();
+    for (a, b) in fast.iter().zip(stock.embed(&texts).unwrap()) {
+        assert!(cosine(a, &b) > 0.99999);
+    }
 }
 
 // ---- error paths: a clear error naming the file, never a panic ----------------------

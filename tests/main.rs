@@ -4,3 +4,5 @@ mod common;
 
 mod cli;
 mod embed;
+mod ingest;
+mod job;

@@ -58,6 +58,8 @@ pub struct Tiny {
     pub max_seq_length: Option<usize>,
     pub pooling: &'static str,
     pub seed: u64,
+    /// config.json `hidden_act`: gelu, gelu_new (tanh approximation) or relu.
+    pub act: &'static str,
 }
 
 impl Default for Tiny {
@@ -68,6 +70,7 @@ impl Default for Tiny {
             max_seq_length: Some(32),
             pooling: "mean",
             seed: 7,
+            act: "gelu",
         }
     }
 }
@@ -96,8 +99,13 @@ pub fn tiny_config_json(hidden: usize, layers: usize) -> serde_json::Value {
 /// Write a tiny random-weight sentence-transformers directory into `dir`.
 pub fn write_tiny_model(dir: &Path, tiny: &Tiny) {
     std::fs::create_dir_all(dir.join("1_Pooling")).unwrap();
-    let config_json = tiny_config_json(tiny.hidden, tiny.layers);
+    let mut config_json = tiny_config_json(tiny.hidden, tiny.layers);
+    config_json["hidden_act"] = serde_json::json!(tiny.act);
     std::fs::write(dir.join("config.json"), config_json.to_string()).unwrap();
+    // Candle's own spelling of transformers' tanh GELU.
+    if tiny.act == "gelu_new" {
+        config_json["hidden_act"] = serde_json::json!("geluapproximate");
+    }
     let config: Config = serde_json::from_value(config_json).unwrap();
 
     // BertModel::load on a VarMap creates every variable the model asks for; then

@@ -15,6 +15,11 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 
 use crate::error::{Error, Result};
 
+mod cpu;
+pub mod kernels;
+
+pub use cpu::CpuBert;
+
 /// The default model, as a hub id.
 pub const DEFAULT_MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
@@ -235,6 +240,34 @@ pub fn device(choice: DeviceChoice) -> Result<Device> {
     }
 }
 
+/// Which implementation of the encoder runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// Our CPU encoder ([`CpuBert`]) on the CPU, Candle's `BertModel` on CUDA.
+    #[default]
+    Auto,
+    /// Candle's stock `BertModel` on any device: the reference the benchmark compares to.
+    Candle,
+}
+
+impl std::str::FromStr for Engine {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" | "fast" => Ok(Engine::Auto),
+            "candle" => Ok(Engine::Candle),
+            other => Err(Error::Invalid(format!(
+                "unknown engine {other:?}: expected auto or candle"
+            ))),
+        }
+    }
+}
+
+enum Encoder {
+    Cpu(CpuBert),
+    Candle(BertModel),
+}
+
 /// Tuning of [`Embedder::embed`].
 #[derive(Debug, Clone, Copy)]
 pub struct BatchOptions {
@@ -257,7 +290,7 @@ impl Default for BatchOptions {
 
 /// A loaded sentence-embedding model.
 pub struct Embedder {
-    model: BertModel,
+    encoder: Encoder,
     tokenizer: Tokenizer,
     device: Device,
     pooling: Pooling,
@@ -269,8 +302,14 @@ pub struct Embedder {
 }
 
 impl Embedder {
-    /// Load a model on `device`. Every failure names the file at fault.
+    /// Load a model on `device` with the default engine. Every failure names the file
+    /// at fault.
     pub fn load(files: &ModelFiles, device: &Device) -> Result<Self> {
+        Self::load_with_engine(files, device, Engine::Auto)
+    }
+
+    /// Load a model on `device` with a chosen engine.
+    pub fn load_with_engine(files: &ModelFiles, device: &Device, engine: Engine) -> Result<Self> {
         let _span = tracing::info_span!("load_model", model = %files.name).entered();
         let config_text =
             std::fs::read_to_string(&files.config).map_err(|e| Error::io(&files.config, e))?;
@@ -290,7 +329,18 @@ impl Embedder {
                 ),
             ));
         }
-        let config: BertConfig = serde_json::from_str(&config_text)
+        let mut config_json: serde_json::Value = serde_json::from_str(&config_text)
+            .map_err(|e| Error::model_file(&files.config, format!("not valid JSON: {e}")))?;
+        // Candle names the tanh GELU `geluapproximate`; transformers' configs use these.
+        if let Some(act) = config_json.get_mut("hidden_act") {
+            if matches!(
+                act.as_str(),
+                Some("gelu_new" | "gelu_fast" | "gelu_pytorch_tanh")
+            ) {
+                *act = serde_json::Value::from("geluapproximate");
+            }
+        }
+        let config: BertConfig = serde_json::from_value(config_json)
             .map_err(|e| Error::model_file(&files.config, format!("not a BERT config: {e}")))?;
 
         let pooling = match &files.pooling {
@@ -326,9 +376,12 @@ impl Embedder {
         // We pad each batch ourselves to its own longest text.
         tokenizer.with_padding(None);
 
-        let model = load_weights(&files.weights, &config, device)?;
+        let encoder = match (engine, device) {
+            (Engine::Auto, Device::Cpu) => Encoder::Cpu(CpuBert::load(&files.weights, &config)?),
+            _ => Encoder::Candle(load_weights(&files.weights, &config, device)?),
+        };
         Ok(Embedder {
-            model,
+            encoder,
             tokenizer,
             device: device.clone(),
             pooling,
@@ -418,7 +471,7 @@ impl Embedder {
                 .iter()
                 .map(|&i| ids[i].as_slice())
                 .collect();
-            let vectors = self.embed_batch(&batch)?;
+            let vectors = self.embed_tokens(&batch)?;
             for (&i, v) in order[start..end].iter().zip(vectors) {
                 out[i] = v;
             }
@@ -427,8 +480,19 @@ impl Embedder {
         Ok(out)
     }
 
-    /// One forward pass over already tokenized, truncated texts.
-    fn embed_batch(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+    /// Vectors for already tokenized, truncated texts, in the given order (one batch).
+    pub fn embed_tokens(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        match &self.encoder {
+            Encoder::Cpu(cpu) => {
+                let _span = tracing::debug_span!("forward_cpu", n = batch.len()).entered();
+                cpu.embed(batch, self.pooling)
+            }
+            Encoder::Candle(model) => self.embed_batch_candle(model, batch),
+        }
+    }
+
+    /// One padded forward pass of Candle's `BertModel`.
+    fn embed_batch_candle(&self, model: &BertModel, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
         let n = batch.len();
         let len = batch.iter().map(|t| t.len()).max().unwrap_or(0).max(1);
         let mut input = vec![self.pad_id; n * len];
@@ -442,7 +506,7 @@ impl Embedder {
         let token_types = input.zeros_like()?;
         let hidden = {
             let _span = tracing::debug_span!("forward", n, len).entered();
-            self.model.forward(&input, &token_types, Some(&mask))?
+            model.forward(&input, &token_types, Some(&mask))?
         };
         let _span = tracing::debug_span!("pool", n).entered();
         let pooled = match self.pooling {
@@ -515,4 +579,19 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
     let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
     dot / (na * nb).max(f32::MIN_POSITIVE)
+}
+
+impl crate::job::TextEmbedder for Embedder {
+    fn dim(&self) -> usize {
+        Embedder::dim(self)
+    }
+    fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+        Embedder::tokenize(self, text)
+    }
+    fn embed_tokens(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        Embedder::embed_tokens(self, batch)
+    }
+    fn model_name(&self) -> &str {
+        self.name()
+    }
 }

@@ -1,0 +1,328 @@
+//! Single-threaded f32 kernels for the CPU encoder: a strided matrix product (the
+//! `gemm` crate, which Candle's CPU matmul also uses), and the element-wise steps —
+//! softmax, GELU, layer norm — written so the compiler vectorises them.
+//!
+//! The element-wise kernels are compiled twice: a portable body, and the same body
+//! inside a `#[target_feature(enable = "avx2,fma")]` function chosen at run time, so
+//! one binary runs everywhere and uses 8-wide vectors where the CPU has them.
+
+/// `dst[m×n] = (accumulate ? dst : 0) + scale · a[m×k] · b[k×n]`, all row-major with
+/// explicit strides (in elements): `a` rows are `a_rs` apart, `b` element `(i, j)` is at
+/// `i·b_rs + j·b_cs` (so `b_rs = 1, b_cs = ld` reads a row-major `[n×k]` matrix as its
+/// transpose, as `Linear` weights are stored), `dst` rows are `dst_rs` apart.
+///
+/// Panics if a slice is too short for the shapes: that is a bug in the caller.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    a: &[f32],
+    a_rs: usize,
+    b: &[f32],
+    b_rs: usize,
+    b_cs: usize,
+    scale: f32,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let last = |rows: usize, rs: usize, cols: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
+    assert!(dst.len() > last(m, dst_rs, n, 1), "matmul: dst too short");
+    if k > 0 {
+        assert!(a.len() > last(m, a_rs, k, 1), "matmul: lhs too short");
+        assert!(b.len() > last(k, b_rs, n, b_cs), "matmul: rhs too short");
+    }
+    // SAFETY: the asserts above keep every index gemm computes from these shapes and
+    // strides inside the slices; `dst` does not alias `a` or `b` (distinct borrows).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            a.as_ptr(),
+            1,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            1.0f32,
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+macro_rules! dispatch {
+    ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) => $generic:ident / $avx:ident) => {
+        $(#[$doc])*
+        pub fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has the features the function is compiled for.
+                    return unsafe { $avx($($arg),*) };
+                }
+            }
+            $generic($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        fn $avx($($arg: $ty),*) {
+            $generic($($arg),*)
+        }
+    };
+}
+
+dispatch! {
+    /// Softmax of each row of `rows` (`width` floats each), in place.
+    pub fn softmax_rows(rows: &mut [f32], width: usize) => softmax_rows_generic / softmax_rows_avx2
+}
+
+dispatch! {
+    /// `x = gelu(x)` with the exact (erf) form BERT uses, in place.
+    pub fn gelu_erf(x: &mut [f32]) => gelu_erf_generic / gelu_erf_avx2
+}
+
+dispatch! {
+    /// `x = gelu(x)` with the tanh approximation, in place.
+    pub fn gelu_tanh(x: &mut [f32]) => gelu_tanh_generic / gelu_tanh_avx2
+}
+
+dispatch! {
+    /// For each row (`gamma.len()` floats): `x = layer_norm(x + residual) · gamma + beta`.
+    pub fn add_layer_norm(x: &mut [f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32)
+        => add_layer_norm_generic / add_layer_norm_avx2
+}
+
+#[inline(always)]
+fn softmax_rows_generic(rows: &mut [f32], width: usize) {
+    if width == 0 {
+        return;
+    }
+    for row in rows.chunks_exact_mut(width) {
+        let max = max_lanes(row);
+        // Three passes, each a plain map or a lane-wise reduction, so each vectorises
+        // (a running sum inside the exp loop would pin it to one lane).
+        for v in row.iter_mut() {
+            *v = exp(*v - max);
+        }
+        let inv = 1.0 / sum_lanes(row);
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+/// Sum with eight independent accumulators: vectorisable, unlike a serial `f32` sum.
+#[inline(always)]
+fn sum_lanes(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Maximum with eight independent lanes (NaN-free input assumed: scores are finite).
+#[inline(always)]
+fn max_lanes(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, |a, b| if b > a { b } else { a });
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = if v > *a { v } else { *a };
+        }
+    }
+    acc.iter()
+        .copied()
+        .fold(tail, |a, b| if b > a { b } else { a })
+}
+
+#[inline(always)]
+fn gelu_erf_generic(x: &mut [f32]) {
+    for v in x.iter_mut() {
+        *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
+    }
+}
+
+#[inline(always)]
+fn gelu_tanh_generic(x: &mut [f32]) {
+    // tanh(u) = 1 - 2 / (exp(2u) + 1)
+    const C: f32 = 0.797_884_6; // sqrt(2 / pi)
+    for v in x.iter_mut() {
+        let u = C * (*v + 0.044_715 * *v * *v * *v);
+        let t = 1.0 - 2.0 / (exp(2.0 * u) + 1.0);
+        *v = 0.5 * *v * (1.0 + t);
+    }
+}
+
+#[inline(always)]
+fn add_layer_norm_generic(x: &mut [f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    let width = gamma.len();
+    if width == 0 {
+        return;
+    }
+    for (row, res) in x.chunks_exact_mut(width).zip(residual.chunks_exact(width)) {
+        for (v, r) in row.iter_mut().zip(res) {
+            *v += *r;
+        }
+        let mean = sum_lanes(row) / width as f32;
+        for v in row.iter_mut() {
+            *v -= mean;
+        }
+        let mut sq = [0.0f32; 8];
+        let chunks = row.chunks_exact(8);
+        let tail: f32 = chunks.remainder().iter().map(|v| v * v).sum();
+        for c in chunks {
+            for (a, v) in sq.iter_mut().zip(c) {
+                *a += v * v;
+            }
+        }
+        let var = (sq.iter().sum::<f32>() + tail) / width as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        for ((v, g), b) in row.iter_mut().zip(gamma).zip(beta) {
+            *v = *v * inv * g + b;
+        }
+    }
+}
+
+/// `e^x` to about 1e-7 relative error, branch-free so loops over it vectorise
+/// (Cephes' `expf` polynomial; inputs clamped to the finite, normal range).
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Round x·log2(e) to the nearest integer with the 1.5·2^23 trick: after the add,
+    // the low mantissa bits hold n, so both n as a float and n as bits come without a
+    // rounding call or a float→int conversion (either would stop vectorisation).
+    const MAGIC: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let t = x * LOG2E + MAGIC;
+    let n = t - MAGIC;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let y = p * r * r + r + 1.0;
+    // 2^n from the exponent bits; n is within [-126, 127] after the clamp.
+    let n_bits = t.to_bits().wrapping_sub(MAGIC.to_bits());
+    let pow2 = f32::from_bits(n_bits.wrapping_add(127) << 23);
+    y * pow2
+}
+
+/// `erf(x)` to 1.5e-7 absolute error (Abramowitz & Stegun 7.1.26), branch-free.
+#[inline(always)]
+pub fn erf(x: f32) -> f32 {
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152 + t * 1.061_405_4))));
+    let y = 1.0 - poly * exp(-a * a);
+    y.copysign(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_matches_std() {
+        let mut worst = 0.0f64;
+        for i in -8700..=8800 {
+            let x = i as f32 / 100.0;
+            let want = (x as f64).exp();
+            let rel = ((exp(x) as f64 - want) / want).abs();
+            worst = worst.max(rel);
+        }
+        assert!(worst < 3e-7, "worst relative error {worst}");
+        assert_eq!(exp(f32::NEG_INFINITY), exp(-87.0));
+    }
+
+    #[test]
+    fn erf_matches_reference_values() {
+        // erf values from tables (Abramowitz & Stegun, table 7.1).
+        for (x, want) in [
+            (0.0f32, 0.0f32),
+            (0.5, 0.520_499_9),
+            (1.0, 0.842_700_8),
+            (2.0, 0.995_322_3),
+            (-1.0, -0.842_700_8),
+        ] {
+            assert!(
+                (erf(x) - want).abs() < 2e-7,
+                "erf({x}) = {} want {want}",
+                erf(x)
+            );
+        }
+    }
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_keep_order() {
+        let mut rows = vec![1.0, 2.0, 3.0, -1000.0, 0.0, 1000.0];
+        softmax_rows(&mut rows, 3);
+        let e = [1f32.exp(), 2f32.exp(), 3f32.exp()];
+        let s: f32 = e.iter().sum();
+        for (got, want) in rows[..3].iter().zip(e.iter().map(|v| v / s)) {
+            assert!((got - want).abs() < 1e-6);
+        }
+        assert!((rows[5] - 1.0).abs() < 1e-6 && rows[3] < 1e-30);
+    }
+
+    #[test]
+    fn layer_norm_normalises_each_row() {
+        let mut x = vec![1.0, 2.0, 3.0, 4.0, 10.0, 10.0, 10.0, 10.0];
+        let res = vec![0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0];
+        add_layer_norm(&mut x, &res, &[1.0; 4], &[0.5; 4], 1e-12);
+        // Row 0: mean 2.5, var 1.25.
+        let want = [-1.5, -0.5, 0.5, 1.5].map(|d: f32| d / 1.25f32.sqrt() + 0.5);
+        for (g, w) in x[..4].iter().zip(want) {
+            assert!((g - w).abs() < 1e-5);
+        }
+        // Row 1 becomes 11..14: the same shape.
+        for (g, w) in x[4..].iter().zip(want) {
+            assert!((g - w).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn matmul_matches_naive() {
+        let (m, n, k) = (5, 4, 3);
+        let a: Vec<f32> = (0..m * k).map(|i| i as f32 * 0.5 - 3.0).collect();
+        // b as a row-major [n×k] matrix read transposed.
+        let b: Vec<f32> = (0..n * k).map(|i| (i % 7) as f32 - 2.0).collect();
+        let mut dst = vec![1.0f32; m * n];
+        matmul(m, n, k, &mut dst, n, true, &a, k, &b, 1, k, 2.0);
+        for i in 0..m {
+            for j in 0..n {
+                let dot: f32 = (0..k).map(|p| a[i * k + p] * b[j * k + p]).sum();
+                assert!((dst[i * n + j] - (1.0 + 2.0 * dot)).abs() < 1e-4);
+            }
+        }
+    }
+}
