@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
 # The main job on the bundled sample, on a fresh clone: fetch the model if missing,
-# build the release binary, embed data/sample-2026-05.jsonl, show what came out.
+# build the release binary, ingest data/sample-2026-05.jsonl (320 real arXiv papers of
+# four listing days) into a fresh library, then show what the library answers.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/fetch-model.sh
 cargo build --release --locked
-out="target/demo"
-mkdir -p "$out"
-echo "embedding data/sample-2026-05.jsonl (320 papers) ..."
-start=$(date +%s.%N)
-target/release/paperscout -v embed --input data/sample-2026-05.jsonl --output "$out/sample-vectors.jsonl"
-end=$(date +%s.%N)
-python3 - "$out/sample-vectors.jsonl" "$start" "$end" <<'PY' || true
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-secs = float(sys.argv[3]) - float(sys.argv[2])
-dim = len(rows[0]["embedding"])
-print(f"{len(rows)} vectors of {dim} floats in {secs:.1f} s (model load included) -> {sys.argv[1]}")
-print("first:", rows[0]["id"], [round(x, 4) for x in rows[0]["embedding"][:6]], "...")
-PY
+bin=target/release/paperscout
+lib=target/demo/library
+rm -rf "$lib"
+export PAPERSCOUT_LIBRARY="$lib"
+
+echo "== ingest: embedding 320 papers"
+"$bin" ingest data/sample-2026-05.jsonl
+echo
+echo "== library stats"
+"$bin" library stats
+echo
+echo "== ingest again: nothing new, nothing re-embedded"
+"$bin" ingest data/sample-2026-05.jsonl
+echo
+echo "== papers similar to 2605.24915 (Snapshot Polarimetric Display Inverse Rendering)"
+"$bin" similar https://arxiv.org/abs/2605.24915v1 --top 5
+echo
+echo "== search: \"reinforcement learning for robot manipulation\", listed on 2026-05-29"
+"$bin" search "reinforcement learning for robot manipulation" --top 5 --date 2026-05-29

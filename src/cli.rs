@@ -13,7 +13,9 @@ use crate::embed::{self, DeviceChoice, Embedder, Engine, ModelFiles};
 use crate::error::{Error, Result};
 use crate::ingest::{self, Format};
 use crate::job::{self, InputKey, JobOptions, OutputFormat};
-use crate::paper::paper_text;
+use crate::library::{Library, ModelInfo, Writer, WriterOptions};
+use crate::paper::{canonical_id, paper_text, Paper};
+use chrono::NaiveDate;
 
 #[derive(Debug, Parser)]
 #[command(name = "paperscout", version, about = "A semantic paper recommender", long_about = None)]
@@ -47,8 +49,96 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Embed texts from a JSON Lines file; write one {"id", "embedding"} line per input line.
+    /// Add papers to the library: embed new ones, update the metadata of known ones.
+    Ingest(IngestArgs),
+    /// Inspect the library.
+    #[command(subcommand)]
+    Library(LibraryCommand),
+    /// Papers most similar to one in the library (by id or arXiv URL).
+    Similar(SimilarArgs),
+    /// Papers most similar to a free-text query.
+    Search(SearchArgs),
+    /// Embed texts in bulk: streaming, resumable, to JSON Lines, .npy or .safetensors.
     Embed(EmbedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LibraryArg {
+    /// Library directory. Default: $XDG_DATA_HOME/paperscout/library (or
+    /// ~/.local/share/paperscout/library).
+    #[arg(long, env = "PAPERSCOUT_LIBRARY")]
+    pub library: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files to read: project JSONL, arXiv API Atom, arXiv listing RSS/Atom, Hugging
+    /// Face daily_papers JSON, the Kaggle arXiv snapshot (JSONL) or CSV with a header.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Input format of every file: auto (detected from the content of each), jsonl,
+    /// arxiv-atom, arxiv-rss, hf-daily, kaggle or csv.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+
+    /// Stop at the first malformed record, before anything is committed. Default: skip
+    /// malformed records, count them and report them at the end.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Papers per commit: a kill loses at most this many; smaller costs more fsyncs.
+    #[arg(long, default_value_t = 1024)]
+    pub commit_every: usize,
+
+    #[command(flatten)]
+    pub library: LibraryArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LibraryCommand {
+    /// Papers, listing days, categories, model and index of the library.
+    Stats {
+        /// table or json (the JSON object has `papers`, the number of distinct papers).
+        #[arg(long, default_value = "table")]
+        format: String,
+        #[command(flatten)]
+        library: LibraryArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SimilarArgs {
+    /// A paper id (any arXiv version) or an arXiv abs/pdf URL.
+    pub paper: String,
+    #[command(flatten)]
+    pub query: QueryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What to look for, in words.
+    pub text: String,
+    #[command(flatten)]
+    pub query: QueryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// How many papers to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Only papers listed on this day (YYYY-MM-DD).
+    #[arg(long, conflicts_with = "since")]
+    pub date: Option<String>,
+    /// Only papers listed in the last N days up to the library's latest listing day.
+    #[arg(long)]
+    pub since: Option<u32>,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    #[command(flatten)]
+    pub library: LibraryArg,
 }
 
 #[derive(Debug, Args)]
@@ -99,15 +189,277 @@ pub struct EmbedArgs {
 pub fn run(cli: Cli) -> Result<()> {
     let device_choice: DeviceChoice = cli.global.device.parse()?;
     match cli.command {
+        Command::Ingest(args) => run_ingest(&cli.global, device_choice, args),
+        Command::Library(LibraryCommand::Stats { format, library }) => run_stats(&format, &library),
+        Command::Similar(args) => run_similar(&cli.global, device_choice, args),
+        Command::Search(args) => run_search(&cli.global, device_choice, args),
         Command::Embed(args) => run_embed(&cli.global, device_choice, args),
     }
 }
 
 fn load_embedder(global: &GlobalArgs, device_choice: DeviceChoice) -> Result<Embedder> {
+    Ok(load_model(global, device_choice)?.0)
+}
+
+/// The embedder and the identity its vectors are stored under in a library.
+fn load_model(global: &GlobalArgs, device_choice: DeviceChoice) -> Result<(Embedder, ModelInfo)> {
     let engine: Engine = global.engine.parse()?;
     let device = embed::device(device_choice)?;
     let files = ModelFiles::resolve(global.model.as_deref())?;
-    Embedder::load_with_engine(&files, &device, engine)
+    let embedder = Embedder::load_with_engine(&files, &device, engine)?;
+    let info = ModelInfo::new(
+        files.display_name(),
+        files.weights_sha256()?,
+        embedder.dim(),
+    );
+    Ok((embedder, info))
+}
+
+/// The library directory: `--library`, `PAPERSCOUT_LIBRARY`, else the platform's data
+/// directory.
+fn library_dir(arg: &LibraryArg) -> Result<PathBuf> {
+    if let Some(dir) = &arg.library {
+        return Ok(dir.clone());
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .ok_or_else(|| Error::Invalid("no --library given and no HOME to put one in".into()))?;
+    Ok(data.join("paperscout/library"))
+}
+
+fn run_ingest(global: &GlobalArgs, device_choice: DeviceChoice, args: IngestArgs) -> Result<()> {
+    let format = match args.format.as_str() {
+        "auto" => None,
+        name => Some(name.parse::<Format>()?),
+    };
+    if args.commit_every == 0 {
+        return Err(Error::Invalid("--commit-every must be at least 1".into()));
+    }
+    for file in &args.files {
+        if !file.is_file() {
+            return Err(Error::io(
+                file,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            ));
+        }
+    }
+    if args.strict {
+        // Read everything once before anything is embedded or committed.
+        for file in &args.files {
+            for record in ingest::read(file, format)? {
+                record?;
+            }
+        }
+    }
+    let dir = library_dir(&args.library)?;
+    let (embedder, model) = load_model(global, device_choice)?;
+    let mut writer = Writer::open(&dir, &model, &WriterOptions::default())?;
+    let mut totals = IngestTotals::default();
+    let mut bad: Vec<Error> = Vec::new();
+    for file in &args.files {
+        let records = ingest::read(file, format)?;
+        let mut batch = Vec::with_capacity(args.commit_every);
+        for record in records {
+            match record {
+                Ok(mut paper) => {
+                    // A listing feed's replacement is an update of an older paper, not a
+                    // paper of that day: it keeps its metadata but claims no listing day.
+                    if paper
+                        .announce_type
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with("replace"))
+                    {
+                        paper.listed = None;
+                    }
+                    batch.push(paper);
+                }
+                Err(e) if args.strict => return Err(e),
+                Err(e) => bad.push(e),
+            }
+            if batch.len() == args.commit_every {
+                ingest_batch(&mut writer, &embedder, &mut batch, &mut totals)?;
+            }
+        }
+        ingest_batch(&mut writer, &embedder, &mut batch, &mut totals)?;
+        totals.files += 1;
+    }
+    let info = writer.finish()?;
+    println!(
+        "ingested {} records from {} file(s) into {}: {} new, {} updated, {} re-embedded, {} unchanged, {} duplicates folded; library now {} papers",
+        totals.records, totals.files, dir.display(), totals.new, totals.metadata_only, totals.reembedded,
+        totals.unchanged, totals.duplicates, info.papers
+    );
+    if !bad.is_empty() {
+        eprintln!("skipped {} malformed record(s):", bad.len());
+        for e in bad.iter().take(20) {
+            eprintln!("  {e}");
+        }
+        if bad.len() > 20 {
+            eprintln!(
+                "  ... and {} more (use --strict to stop at the first)",
+                bad.len() - 20
+            );
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct IngestTotals {
+    files: usize,
+    records: usize,
+    new: usize,
+    metadata_only: usize,
+    reembedded: usize,
+    unchanged: usize,
+    duplicates: usize,
+}
+
+/// Embed what a batch needs, upsert it and commit; empties `batch`.
+fn ingest_batch(
+    writer: &mut Writer,
+    embedder: &Embedder,
+    batch: &mut Vec<Paper>,
+    totals: &mut IngestTotals,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let plan = writer.plan(batch);
+    let vectors = embedder.embed(&plan.texts)?;
+    let counts = writer.upsert(batch, &vectors)?;
+    writer.commit()?;
+    totals.records += batch.len();
+    totals.new += counts.new;
+    totals.metadata_only += counts.metadata_only;
+    totals.reembedded += counts.reembedded;
+    totals.unchanged += counts.unchanged;
+    totals.duplicates += counts.duplicates;
+    tracing::info!(records = totals.records, new = totals.new, "committed");
+    batch.clear();
+    Ok(())
+}
+
+fn run_stats(format: &str, library: &LibraryArg) -> Result<()> {
+    let dir = library_dir(library)?;
+    let lib = Library::open_any_model(&dir)?;
+    let stats = lib.stats();
+    match format {
+        "json" => println!(
+            "{}",
+            serde_json::to_string_pretty(&stats).map_err(|e| Error::Invalid(e.to_string()))?
+        ),
+        "table" => print!("{stats}"),
+        other => {
+            return Err(Error::Invalid(format!(
+                "unknown format {other:?}: expected table or json"
+            )))
+        }
+    }
+    Ok(())
+}
+
+fn run_similar(global: &GlobalArgs, device_choice: DeviceChoice, args: SimilarArgs) -> Result<()> {
+    let dir = library_dir(&args.query.library)?;
+    let lib = Library::open_any_model(&dir)?;
+    let id = canonical_id(&args.paper);
+    let query = lib
+        .vector(&id)
+        .ok_or_else(|| Error::UnknownIds(vec![args.paper.clone()]))?
+        .to_vec();
+    let _ = (global, device_choice); // similar needs no model: the vector is stored
+    print_hits(&lib, &query, Some(&id), &args.query)
+}
+
+fn run_search(global: &GlobalArgs, device_choice: DeviceChoice, args: SearchArgs) -> Result<()> {
+    let dir = library_dir(&args.query.library)?;
+    let (embedder, model) = load_model(global, device_choice)?;
+    let lib = Library::open(&dir, &model)?;
+    let query = embedder.embed(&[args.text.as_str()])?.remove(0);
+    print_hits(&lib, &query, None, &args.query)
+}
+
+/// The nearest papers to `query` (never `exclude`), within the date window, printed.
+fn print_hits(lib: &Library, query: &[f32], exclude: Option<&str>, args: &QueryArgs) -> Result<()> {
+    let window = date_window(lib, args.date.as_deref(), args.since)?;
+    let keep = |p: &Paper| {
+        exclude != Some(p.id.as_str())
+            && window.is_none_or(|(from, to)| p.listed.is_some_and(|d| d >= from && d <= to))
+    };
+    let hits = lib.nearest(query, args.top, Some(&keep))?;
+    match args.format.as_str() {
+        "json" => {
+            let items: Vec<_> = hits
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    serde_json::json!({
+                        "rank": i + 1,
+                        "id": h.paper.id,
+                        "title": h.paper.title,
+                        "score": h.similarity,
+                        "url": h.paper.link(),
+                        "categories": h.paper.categories,
+                        "listed": h.paper.listed,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({ "query": exclude, "items": items })
+            );
+        }
+        "table" => {
+            for (i, h) in hits.iter().enumerate() {
+                let day = h.paper.listed.map(|d| d.to_string()).unwrap_or_default();
+                println!(
+                    "{:>3}. {:.3}  {:<11} {:<10}  {}",
+                    i + 1,
+                    h.similarity,
+                    h.paper.id,
+                    day,
+                    truncate(&h.paper.title, 90)
+                );
+            }
+        }
+        other => {
+            return Err(Error::Invalid(format!(
+                "unknown format {other:?}: expected table or json"
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// `(from, to)` listing days, inclusive, for `--date` or `--since`.
+fn date_window(
+    lib: &Library,
+    date: Option<&str>,
+    since: Option<u32>,
+) -> Result<Option<(NaiveDate, NaiveDate)>> {
+    if let Some(d) = date {
+        let day = NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|e| Error::Invalid(format!("--date {d:?}: expected YYYY-MM-DD ({e})")))?;
+        return Ok(Some((day, day)));
+    }
+    let Some(n) = since else { return Ok(None) };
+    let last = lib.papers().filter_map(|p| p.listed).max().ok_or_else(|| {
+        Error::Invalid("--since: no paper in the library has a listing day".into())
+    })?;
+    let from = last - chrono::Days::new(u64::from(n.saturating_sub(1)));
+    Ok(Some((from, last)))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
 }
 
 fn run_embed(global: &GlobalArgs, device_choice: DeviceChoice, args: EmbedArgs) -> Result<()> {

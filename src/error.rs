@@ -63,7 +63,7 @@ pub enum Error {
     },
 
     /// Another process holds the library's write lock.
-    #[error("library {path} is locked by another writer ({holder}); wait for it to finish, or remove the lock file if that process is gone")]
+    #[error("library {path} is locked by another writer ({holder}); wait for it to finish (the lock goes with its process, even when killed)")]
     Locked { path: PathBuf, holder: String },
 
     /// Ids that are not in the library.

@@ -7,8 +7,11 @@
 pub mod cli;
 pub mod embed;
 pub mod error;
+pub mod eval;
 pub mod ingest;
 pub mod job;
+pub mod library;
 pub mod paper;
+pub mod rank;
 
 pub use error::{Error, Result};

@@ -341,3 +341,366 @@ fn broken_pipe_is_success() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ---- ingest, library stats, similar, search ----------------------------------------
+
+fn shared_month(m: u32) -> std::path::PathBuf {
+    common::shared(&format!(
+        "data/arxiv-daily-cs-2026h1/arxiv_cs_2026-0{m}.jsonl"
+    ))
+}
+
+/// Distinct ids and listing days of JSONL files, read here with serde_json alone.
+fn ids_and_days(
+    files: &[std::path::PathBuf],
+) -> (
+    std::collections::HashSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    let mut ids = std::collections::HashSet::new();
+    let mut days = std::collections::BTreeSet::new();
+    for f in files {
+        for line in std::fs::read_to_string(f).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            ids.insert(v["id"].as_str().unwrap().to_string());
+            days.insert(v["listing_date"].as_str().unwrap().to_string());
+        }
+    }
+    (ids, days)
+}
+
+fn stats_json(model: &Path, lib: &Path) -> serde_json::Value {
+    let out = paperscout(&[
+        "--model",
+        model.to_str().unwrap(),
+        "library",
+        "stats",
+        "--format",
+        "json",
+        "--library",
+        lib.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn ingest_sample_then_again_adds_nothing() {
+    let (tmp, model) = common::tiny_model(&Tiny::default());
+    let lib = tmp.path().join("lib");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-2026-05.jsonl");
+    let args = [
+        "--model",
+        model.to_str().unwrap(),
+        "ingest",
+        sample.to_str().unwrap(),
+        "--library",
+        lib.to_str().unwrap(),
+    ];
+    let first = paperscout(&args);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("320 new"));
+    let again = paperscout(&args);
+    assert!(again.status.success());
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        said.contains("0 new") && said.contains("320 unchanged") && said.contains("0 re-embedded"),
+        "{said}"
+    );
+    let stats = stats_json(&model, &lib);
+    assert_eq!(stats["papers"], 320);
+    assert_eq!(stats["listing_days"]["count"], 4);
+    assert_eq!(stats["listing_days"]["first"], "2026-05-26");
+    assert_eq!(stats["index"]["points"], 320, "{stats}");
+
+    // similar: never the paper itself, best first, by id or URL with a version.
+    let out = paperscout(&[
+        "similar",
+        "https://arxiv.org/abs/2605.24915v3",
+        "--top",
+        "5",
+        "--format",
+        "json",
+        "--library",
+        lib.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    assert!(items.iter().all(|i| i["id"] != "2605.24915"));
+    let scores: Vec<f64> = items.iter().map(|i| i["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+
+    // --date keeps only that day's papers.
+    let out = paperscout(&[
+        "similar",
+        "2605.24915",
+        "--top",
+        "500",
+        "--date",
+        "2026-05-27",
+        "--format",
+        "json",
+        "--library",
+        lib.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 80, "the sample has 80 papers of 2026-05-27");
+    assert!(items.iter().all(|i| i["listed"] == "2026-05-27"));
+
+    // search embeds the text with the same model.
+    let out = paperscout(&[
+        "--model",
+        model.to_str().unwrap(),
+        "search",
+        "graph neural network",
+        "--top",
+        "3",
+        "--library",
+        lib.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+
+    // Unknown id: a clear error naming it.
+    let out = paperscout(&["similar", "2605.99999", "--library", lib.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2605.99999"));
+}
+
+#[test]
+fn library_of_another_model_is_refused() {
+    let (tmp, model) = common::tiny_model(&Tiny::default());
+    let (_tmp2, other) = common::tiny_model(&Tiny {
+        seed: 99,
+        ..Tiny::default()
+    });
+    let lib = tmp.path().join("lib");
+    let input = tmp.path().join("one.jsonl");
+    std::fs::write(
+        &input,
+        "{\"id\": \"2605.00001\", \"title\": \"a paper\", \"summary\": \"the graph\"}\n",
+    )
+    .unwrap();
+    let ok = paperscout(&[
+        "--model",
+        model.to_str().unwrap(),
+        "ingest",
+        input.to_str().unwrap(),
+        "--library",
+        lib.to_str().unwrap(),
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let refused = paperscout(&[
+        "--model",
+        other.to_str().unwrap(),
+        "ingest",
+        input.to_str().unwrap(),
+        "--library",
+        lib.to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success());
+    let msg = String::from_utf8_lossy(&refused.stderr);
+    assert!(msg.contains("was built with model"), "{msg}");
+}
+
+#[test]
+fn ingest_skips_bad_records_or_stops_with_strict() {
+    let (tmp, model) = common::tiny_model(&Tiny::default());
+    let lib = tmp.path().join("lib");
+    let input = tmp.path().join("mixed.jsonl");
+    std::fs::write(
+        &input,
+        "{\"id\": \"2605.00001\", \"title\": \"a paper\", \"summary\": \"x\"}\n{\"id\": \"2605.00002\"}\nnot json\n{\"id\": \"2605.00003\", \"title\": \"another\"}\n",
+    )
+    .unwrap();
+    let strict = paperscout(&[
+        "--model",
+        model.to_str().unwrap(),
+        "ingest",
+        "--strict",
+        input.to_str().unwrap(),
+        "--library",
+        lib.to_str().unwrap(),
+    ]);
+    assert!(!strict.status.success());
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("mixed.jsonl:2"));
+    assert!(
+        !lib.join("manifest.json").exists(),
+        "--strict commits nothing"
+    );
+    let lenient = paperscout(&[
+        "--model",
+        model.to_str().unwrap(),
+        "ingest",
+        input.to_str().unwrap(),
+        "--library",
+        lib.to_str().unwrap(),
+    ]);
+    assert!(
+        lenient.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lenient.stderr)
+    );
+    let err = String::from_utf8_lossy(&lenient.stderr);
+    assert!(
+        err.contains("skipped 2 malformed") && err.contains("mixed.jsonl:3"),
+        "{err}"
+    );
+    assert_eq!(stats_json(&model, &lib)["papers"], 2);
+}
+
+#[test]
+fn ingest_every_real_format_and_five_months() {
+    let (tmp, model) = common::tiny_model(&Tiny::default());
+    let lib = tmp.path().join("lib");
+    let months: Vec<_> = (1..=5).map(shared_month).collect();
+    let mut args: Vec<String> = [
+        "--model",
+        model.to_str().unwrap(),
+        "ingest",
+        "--library",
+        lib.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(months.iter().map(|p| p.display().to_string()));
+    let out = paperscout(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ids, days) = ids_and_days(&months);
+    assert_eq!(ids.len(), 27_085);
+    let stats = stats_json(&model, &lib);
+    assert_eq!(stats["papers"], 27_085);
+    assert_eq!(stats["listing_days"]["count"], days.len());
+    assert_eq!(
+        stats["listing_days"]["first"],
+        days.first().unwrap().as_str()
+    );
+    assert_eq!(stats["listing_days"]["last"], days.last().unwrap().as_str());
+
+    // The other real formats on top: API Atom (two), listing RSS, HF daily, Kaggle CSV.
+    let fixtures = [
+        "data/api-response-fixtures/sotawhat/arxiv_transformer.xml",
+        "data/api-response-fixtures/laya-reader/arxiv_3.xml",
+        "data/api-response-fixtures/laya-reader/arxiv_rss.xml",
+        "data/api-response-fixtures/sotawhat/hf_daily_papers.json",
+        "data/arxiv-kaggle-metadata-sample-2000/arxiv_data.csv",
+    ]
+    .map(common::shared);
+    let mut all_ids = ids.clone();
+    for f in &fixtures {
+        for p in paperscout::ingest::read(f, None).unwrap() {
+            all_ids.insert(p.unwrap().id);
+        }
+    }
+    let mut args: Vec<String> = [
+        "--model",
+        model.to_str().unwrap(),
+        "ingest",
+        "--library",
+        lib.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(fixtures.iter().map(|p| p.display().to_string()));
+    let out = paperscout(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats = stats_json(&model, &lib);
+    assert_eq!(
+        stats["papers"],
+        all_ids.len(),
+        "one record per distinct paper"
+    );
+    assert!(all_ids.len() > 27_085 + 2_000);
+    // The first listing day of a paper stays, whatever a later source says.
+    assert_eq!(
+        stats["listing_days"]["first"],
+        days.first().unwrap().as_str()
+    );
+}
+
+#[test]
+fn ingest_killed_at_random_moments_resumes_to_the_full_library() {
+    // kill -9 during a large ingest, several times: the library always opens, with a
+    // consistent count, and re-running the ingest completes it.
+    let (tmp, model) = common::tiny_model(&Tiny::default());
+    let lib = tmp.path().join("lib");
+    let months: Vec<String> = (1..=2)
+        .map(|m| shared_month(m).display().to_string())
+        .collect();
+    let (ids, _) = ids_and_days(&(1..=2).map(shared_month).collect::<Vec<_>>());
+    let mut args = vec![
+        "--model".to_string(),
+        model.display().to_string(),
+        "ingest".into(),
+        "--commit-every".into(),
+        "300".into(),
+        "--library".into(),
+        lib.display().to_string(),
+    ];
+    args.extend(months.iter().cloned());
+    let mut seen_partial = false;
+    for (i, delay_ms) in [700u64, 1500, 400, 2500, 1100].into_iter().enumerate() {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_paperscout"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        if lib.join("manifest.json").exists() {
+            let stats = stats_json(&model, &lib);
+            let papers = stats["papers"].as_u64().unwrap() as usize;
+            assert!(papers <= ids.len(), "round {i}: {papers}");
+            assert_eq!(
+                stats["index"]["points"].as_u64().unwrap() as usize,
+                papers + stats["index"]["tombstones"].as_u64().unwrap() as usize,
+                "round {i}: {stats}"
+            );
+            seen_partial |= papers < ids.len();
+        }
+    }
+    assert!(
+        seen_partial,
+        "no kill landed mid-ingest; the test did not test anything"
+    );
+    let out = paperscout(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stats_json(&model, &lib)["papers"], ids.len());
+}

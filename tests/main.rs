@@ -4,5 +4,8 @@ mod common;
 
 mod cli;
 mod embed;
+mod eval;
 mod ingest;
 mod job;
+mod library;
+mod rank;

@@ -106,6 +106,32 @@ impl ModelFiles {
         })
     }
 
+    /// A stable short name for the model: the hub id, or a local directory's own name
+    /// (`all-MiniLM-L6-v2`), so the same model reached from another directory keeps it.
+    pub fn display_name(&self) -> String {
+        let path = Path::new(&self.name);
+        if path.is_dir() {
+            if let Some(name) = path.file_name() {
+                return name.to_string_lossy().into_owned();
+            }
+        }
+        self.name.clone()
+    }
+
+    /// Lowercase hex sha256 of `model.safetensors`: what identifies the model's vectors.
+    pub fn weights_sha256(&self) -> Result<String> {
+        use sha2::{Digest, Sha256};
+        let mut file =
+            std::fs::File::open(&self.weights).map_err(|e| Error::io(&self.weights, e))?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(&self.weights, e))?;
+        Ok(hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
+    }
+
     /// Resolve the model to use, in order:
     /// 1. `requested` (from `--model` or `PAPERSCOUT_MODEL`): a directory, else a hub id;
     /// 2. the project's `models/all-MiniLM-L6-v2`, relative to the current directory and

@@ -1,0 +1,427 @@
+//! The approximate nearest-neighbour index: an hnsw_rs graph over a library's vector
+//! rows (graph point id = vector row), its distance, and its dump and reload with
+//! checksums. Which rows are live, and exact search, belong to the store (`store.rs`).
+//!
+//! Facts about hnsw_rs 0.3.5 this file is built on (read in its source):
+//! - `Hnsw::new` calls `process::exit` when `max_nb_connection > 256`: checked here first.
+//! - Reloading (`HnswIo::load_hnsw_with_dist`) returns a `Hnsw<'a>` borrowing the
+//!   `HnswIo`. Without mmap the points own their data, so the borrow is nominal; we give
+//!   the loader a `'static` life by leaking it (a path, a name and a counter, ~150 bytes
+//!   per load) rather than building a self-referential struct.
+//! - The reload code `unwrap`s, asserts and even `process::exit`s on a malformed dump,
+//!   and reads vectors with an unchecked cast. So a dump is only handed to it after its
+//!   length and sha256 match what the manifest recorded when it was written.
+//! - The dump stores `type_name::<UnitDot>()` and the reload compares it verbatim: the
+//!   distance type must keep its path `paperscout::library::index::UnitDot`, or every
+//!   stored index stops loading (the fixture test guards this).
+//! - Dumps are native-endian with `usize` fields: a library moves between machines of
+//!   the same endianness and word size only (all 64-bit little-endian targets agree).
+//! - `file_dump` needs its directory to exist and panics when it cannot create a file;
+//!   the panic is caught and turned into an error. It may pick another basename than the
+//!   one asked for: the one it returns is used.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use hnsw_rs::anndists::dist::Distance;
+use hnsw_rs::api::AnnT;
+use hnsw_rs::hnsw::Hnsw;
+use hnsw_rs::hnswio::HnswIo;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::vector::dot;
+
+/// The distance the graph is built with: `max(0, 1 - a·b)` for unit vectors.
+///
+/// Vectors are normalised once when they enter the library, so the cosine is a plain
+/// f32 dot product; hnsw_rs's `DistCosine` renormalises both vectors in f64 on every
+/// call. The clamp matters: hnsw_rs asserts distances are non-negative, and `1 - a·a`
+/// rounds to slightly below zero for unit vectors (why its `DistDot` panics).
+///
+/// Do not move or rename this type: its `type_name` is stored in every index dump.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UnitDot;
+
+impl Distance<f32> for UnitDot {
+    #[inline]
+    fn eval(&self, va: &[f32], vb: &[f32]) -> f32 {
+        (1.0 - dot(va, vb)).max(0.0)
+    }
+}
+
+/// Build parameters of a library's HNSW graph, fixed when the library is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexParams {
+    /// Links per point and layer (`M`; layer 0 keeps `2M`). 2..=256. More: better
+    /// recall at a given `ef`, more memory, slower build.
+    pub max_nb_connection: usize,
+    /// Candidates examined while inserting a point. More: a better graph, slower build.
+    pub ef_construction: usize,
+}
+
+impl Default for IndexParams {
+    fn default() -> Self {
+        IndexParams {
+            max_nb_connection: 16,
+            ef_construction: 200,
+        }
+    }
+}
+
+impl IndexParams {
+    /// Why these parameters cannot build a graph, if they cannot.
+    pub fn check(&self) -> Result<(), String> {
+        if !(2..=256).contains(&self.max_nb_connection) {
+            return Err(format!(
+                "max_nb_connection must be in 2..=256, not {}",
+                self.max_nb_connection
+            ));
+        }
+        if self.ef_construction == 0 {
+            return Err("ef_construction must be at least 1".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// hnsw_rs's maximum number of layers (`NB_LAYER_MAX`).
+const MAX_LAYERS: usize = 16;
+
+/// Below this many new points an insert runs on the calling thread; rayon's overhead is
+/// not worth it for a few points.
+const PARALLEL_INSERT_MIN: usize = 64;
+
+/// One file of a dump, as recorded in the manifest when it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSum {
+    /// File name inside the library directory.
+    pub file: String,
+    /// Length in bytes.
+    pub bytes: u64,
+    /// Lowercase hex sha256 of the whole file.
+    pub sha256: String,
+}
+
+/// Where a dump is and what it holds: graph points for the rows `0..points`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DumpInfo {
+    /// The basename hnsw_rs used (`BASENAME.hnsw.graph`, `BASENAME.hnsw.data`).
+    pub basename: String,
+    /// Number of points in the dump: the vector rows `0..points`.
+    pub points: usize,
+    pub graph: FileSum,
+    pub data: FileSum,
+}
+
+impl DumpInfo {
+    /// The file names this dump occupies.
+    pub fn files(&self) -> [&str; 2] {
+        [&self.graph.file, &self.data.file]
+    }
+}
+
+/// An HNSW graph whose point ids are vector rows: point `r` is row `r`, and the graph
+/// holds exactly the rows `0..len()`.
+pub struct Index {
+    hnsw: Hnsw<'static, f32, UnitDot>,
+    params: IndexParams,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("points", &self.len())
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+impl Index {
+    /// An empty graph; `capacity` is only an allocation hint.
+    pub fn new(params: IndexParams, capacity: usize) -> Result<Index, String> {
+        // Checked before Hnsw::new, which exits the process on a bad max_nb_connection.
+        params.check()?;
+        let hnsw = Hnsw::new(
+            params.max_nb_connection,
+            capacity.max(1),
+            MAX_LAYERS,
+            params.ef_construction,
+            UnitDot,
+        );
+        Ok(Index { hnsw, params })
+    }
+
+    /// The parameters the graph was built with.
+    pub fn params(&self) -> IndexParams {
+        self.params
+    }
+
+    /// Number of points (= rows `0..len()`).
+    pub fn len(&self) -> usize {
+        self.hnsw.get_nb_point()
+    }
+
+    /// Whether the graph has no points.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Add the rows `len()..len() + n` whose vectors are the chunks of `rows`
+    /// (`dimension` values each), in parallel on rayon's current pool when many.
+    pub fn append(&mut self, rows: &[f32], dimension: usize) {
+        let first = self.len();
+        let items: Vec<(&[f32], usize)> = rows
+            .chunks_exact(dimension)
+            .enumerate()
+            .map(|(i, v)| (v, first + i))
+            .collect();
+        if items.len() < PARALLEL_INSERT_MIN {
+            for item in items {
+                self.hnsw.insert_slice(item);
+            }
+        } else {
+            self.hnsw.parallel_insert_slice(&items);
+        }
+    }
+
+    /// Up to `k` rows nearest to the unit vector `query`, nearest first, examining `ef`
+    /// candidates (at least `k`). Approximate.
+    pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Vec<usize> {
+        if k == 0 || self.is_empty() {
+            return Vec::new();
+        }
+        let found = self.hnsw.search(query, k, ef.max(k));
+        found.into_iter().map(|n| n.d_id).collect()
+    }
+
+    /// Like [`Index::search`] but only rows for which `keep(row)` holds are collected
+    /// while walking the graph. hnsw_rs may still return rows that fail the filter: the
+    /// caller re-checks.
+    pub fn search_filter(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        keep: &dyn Fn(usize) -> bool,
+    ) -> Vec<usize> {
+        if k == 0 || self.is_empty() {
+            return Vec::new();
+        }
+        let filter = |id: &usize| keep(*id);
+        let found = self.hnsw.search_filter(query, k, ef.max(k), Some(&filter));
+        found.into_iter().map(|n| n.d_id).collect()
+    }
+
+    /// Write the graph as `dir/BASENAME.hnsw.{graph,data}`, fsync both files and
+    /// return what the manifest must record. Leftover files of that name (from a crash)
+    /// are replaced. Refuses an empty graph (hnsw_rs cannot dump one).
+    pub fn dump(&self, dir: &Path, basename: &str) -> Result<DumpInfo, String> {
+        let points = self.len();
+        if points == 0 {
+            return Err("cannot dump an empty index".to_string());
+        }
+        for suffix in [".hnsw.graph", ".hnsw.data"] {
+            let leftover = dir.join(format!("{basename}{suffix}"));
+            if leftover.exists() {
+                std::fs::remove_file(&leftover)
+                    .map_err(|e| format!("{}: {e}", leftover.display()))?;
+            }
+        }
+        let dumped = catch_unwind(AssertUnwindSafe(|| self.hnsw.file_dump(dir, basename)));
+        let name = match dumped {
+            Ok(Ok(name)) => name,
+            Ok(Err(e)) => return Err(format!("writing the index dump failed: {e:#}")),
+            Err(_) => return Err("writing the index dump failed (hnsw_rs panicked)".to_string()),
+        };
+        let graph = format!("{name}.hnsw.graph");
+        let data = format!("{name}.hnsw.data");
+        for f in [&graph, &data] {
+            // hnsw_rs flushes but does not fsync: the manifest must never name a file
+            // whose bytes may still be in the page cache only.
+            OpenOptions::new()
+                .write(true)
+                .open(dir.join(f))
+                .and_then(|f| f.sync_all())
+                .map_err(|e| format!("{f}: {e}"))?;
+        }
+        Ok(DumpInfo {
+            basename: name,
+            points,
+            graph: file_sum(dir, &graph)?,
+            data: file_sum(dir, &data)?,
+        })
+    }
+
+    /// Reload a dump written by [`Index::dump`], after checking both files against
+    /// `info` (length, then sha256), the parameters against `params` and the point
+    /// count against `info.points`.
+    pub fn load(
+        dir: &Path,
+        info: &DumpInfo,
+        params: IndexParams,
+        dimension: usize,
+    ) -> Result<Index, String> {
+        params.check()?;
+        for want in [&info.graph, &info.data] {
+            let got = file_sum(dir, &want.file)?;
+            if got.bytes != want.bytes {
+                return Err(format!(
+                    "index file {} has {} bytes, the manifest says {} (truncated or overwritten)",
+                    want.file, got.bytes, want.bytes
+                ));
+            }
+            if got.sha256 != want.sha256 {
+                return Err(format!(
+                    "index file {} is corrupt (sha256 {} differs from the manifest's {})",
+                    want.file, got.sha256, want.sha256
+                ));
+            }
+        }
+        // Leaked on purpose, see the module doc: the graph may borrow it for 'static.
+        let io: &'static HnswIo = Box::leak(Box::new(HnswIo::new(dir, &info.basename)));
+        let loaded = catch_unwind(AssertUnwindSafe(|| {
+            io.load_hnsw_with_dist::<f32, UnitDot>(UnitDot)
+        }));
+        let mut hnsw = match loaded {
+            Ok(Ok(h)) => h,
+            Ok(Err(e)) => return Err(format!("reloading the index dump failed: {e:#}")),
+            Err(_) => return Err("reloading the index dump failed (hnsw_rs panicked)".into()),
+        };
+        // hnsw_rs's reload turns candidate extension on; new() leaves it off. Keep the
+        // graph built the same way before and after a reload.
+        hnsw.set_extend_candidates(false);
+        hnsw.set_keeping_pruned(false);
+        let index = Index { hnsw, params };
+        let found = (
+            index.hnsw.get_max_nb_connection() as usize,
+            index.hnsw.get_ef_construction(),
+        );
+        if found != (params.max_nb_connection, params.ef_construction) {
+            return Err(format!(
+                "index dump was built with M={} ef_construction={}, the manifest says M={} ef_construction={}",
+                found.0, found.1, params.max_nb_connection, params.ef_construction
+            ));
+        }
+        if index.len() != info.points {
+            return Err(format!(
+                "index dump holds {} points, the manifest says {}",
+                index.len(),
+                info.points
+            ));
+        }
+        let dim = index.hnsw.get_point_indexation().get_data_dimension();
+        if dim != dimension {
+            return Err(format!(
+                "index dump has dimension {dim}, the library {dimension}"
+            ));
+        }
+        Ok(index)
+    }
+}
+
+/// Length and sha256 of `dir/file`.
+pub fn file_sum(dir: &Path, file: &str) -> Result<FileSum, String> {
+    let path = dir.join(file);
+    let err = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut f = File::open(&path).map_err(err)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(err)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    Ok(FileSum {
+        file: file.to_string(),
+        bytes,
+        sha256: hex(&hasher.finalize()),
+    })
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(seed: u64, dim: usize) -> Vec<f32> {
+        // A small xorshift: deterministic test vectors without a rand dependency.
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let v: Vec<f32> = (0..dim)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect();
+        let n = dot(&v, &v).sqrt();
+        v.into_iter().map(|a| a / n).collect()
+    }
+
+    #[test]
+    fn unit_dot_is_never_negative() {
+        for s in 0..200 {
+            let v = unit(s, 384);
+            let d = UnitDot.eval(&v, &v);
+            assert!((0.0..1e-5).contains(&d), "{d}");
+        }
+        let a = unit(1, 8);
+        let b: Vec<f32> = a.iter().map(|x| -x).collect();
+        assert!((UnitDot.eval(&a, &b) - 2.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn bad_params_are_refused_before_hnsw_rs_exits() {
+        let p = IndexParams {
+            max_nb_connection: 257,
+            ef_construction: 10,
+        };
+        assert!(Index::new(p, 10).unwrap_err().contains("2..=256"));
+    }
+
+    #[test]
+    fn dump_reload_and_corruption() {
+        let dim = 16;
+        let rows: Vec<f32> = (0..300).flat_map(|s| unit(s, dim)).collect();
+        let mut index = Index::new(IndexParams::default(), 300).unwrap();
+        index.append(&rows, dim);
+        assert_eq!(index.len(), 300);
+        let dir = tempfile::tempdir().unwrap();
+        let info = index.dump(dir.path(), "index-1").unwrap();
+        assert_eq!(info.basename, "index-1");
+        let again = Index::load(dir.path(), &info, IndexParams::default(), dim).unwrap();
+        let q = unit(7, dim);
+        assert_eq!(index.search(&q, 5, 64), again.search(&q, 5, 64));
+        assert_eq!(again.search(&q, 1, 64), vec![7]);
+
+        // A flipped byte is caught by the checksum, not by hnsw_rs's asserts.
+        let graph = dir.path().join(&info.graph.file);
+        let mut bytes = std::fs::read(&graph).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x40;
+        std::fs::write(&graph, &bytes).unwrap();
+        let err = Index::load(dir.path(), &info, IndexParams::default(), dim).unwrap_err();
+        assert!(err.contains("corrupt"), "{err}");
+        bytes.truncate(mid);
+        std::fs::write(&graph, &bytes).unwrap();
+        let err = Index::load(dir.path(), &info, IndexParams::default(), dim).unwrap_err();
+        assert!(err.contains("truncated"), "{err}");
+    }
+}

@@ -1,0 +1,182 @@
+//! The library: one directory holding papers, their vectors and an HNSW index, safe
+//! against crashes, with one writer and any number of readers. It owns the on-disk
+//! format, identity and dedup of papers, and nearest-neighbour search (approximate and
+//! exact). It does not embed (vectors come from the caller, made by `embed`), parse
+//! sources (`ingest`) or rank (`recommend`).
+//!
+//! # Using it
+//!
+//! ```no_run
+//! # use paperscout::library::{ModelInfo, Writer, WriterOptions, Library};
+//! # fn embed(texts: &[String]) -> paperscout::Result<Vec<Vec<f32>>> { unimplemented!() }
+//! # fn main() -> paperscout::Result<()> {
+//! # let batches: Vec<Vec<paperscout::paper::Paper>> = vec![];
+//! let model = ModelInfo::new("sentence-transformers/all-MiniLM-L6-v2", "53aa5117…", 384);
+//! let mut w = Writer::open("lib", &model, &WriterOptions::default())?;
+//! for batch in &batches {
+//!     let plan = w.plan(batch);            // which papers need a vector, and their texts
+//!     let vectors = embed(&plan.texts)?;    // unit vectors, one per plan.texts entry
+//!     w.upsert(batch, &vectors)?;           // or: w.upsert_with(batch, embed)?
+//!     w.commit()?;                          // durable; a kill loses at most this batch
+//! }
+//! w.finish()?;                              // commit + full index dump, unlock
+//!
+//! let lib = Library::open("lib", &model)?;  // never blocked by a writer
+//! let q = lib.vector("2605.01234").map(<[f32]>::to_vec);
+//! if let Some(q) = q {
+//!     for hit in lib.nearest(&q, 10, None)? {
+//!         println!("{} {:.3}", hit.paper.id, hit.similarity);
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # On disk (format version 1)
+//!
+//! ```text
+//! LIBRARY/
+//!   manifest.json           the commit point (below)
+//!   write.lock              the writer's OS file lock (flock); holds its pid, never deleted
+//!   papers-C.jsonl          papers log: one {"row","text_sha256","paper"} a line; the last
+//!                           line of an id wins; only the first `papers.bytes` bytes count
+//!   vectors-C.f32           rows × dimension little-endian f32, row-major, no header; only
+//!                           the first `vectors.rows` rows count; every row L2-normalised
+//!   index-C.hnsw.graph      hnsw_rs dump of the graph over rows 0..index_dump.points,
+//!   index-C.hnsw.data       with length and sha256 of both files in the manifest
+//! ```
+//!
+//! `C` is the number of the commit that created the file, so a new file never has the
+//! name of one a committed manifest uses.
+//!
+//! `manifest.json` records the format name and version, the model (name, sha256 of its
+//! weights, dimension), the commit and generation numbers, counts (papers, rows, dead
+//! rows), the current papers and vectors files with their committed lengths, the graph
+//! parameters and the current dump. Unknown entries (e.g. a later `profiles`) are kept.
+//!
+//! **Commit protocol.** New paper records and vector rows are appended after the
+//! committed prefix of the current files and fsynced; the HNSW dump, when due, is written
+//! under a new name (`C` = the new commit number) and fsynced; then the manifest is
+//! written to `manifest.json.tmp`, fsynced, renamed over `manifest.json`, and the
+//! directory fsynced. Only then are files the old manifest named and the new one does
+//! not removed. Readers only ever read the committed prefix of the files the manifest
+//! names, so bytes past it (a commit killed half-way) are invisible and are cut off by
+//! the next writer; a reader whose files were replaced under it re-reads the manifest.
+//! Appending keeps a periodic commit O(batch) instead of rewriting 40 MB of vectors for
+//! 100 new rows (measured: ~20 ms per append-only commit of 1,000 papers into 27k on
+//! 2 cores); the committed prefix of a file is never modified.
+//!
+//! **The graph.** The dump is rewritten (it is a full rewrite in hnsw_rs) only when
+//! [`WriterOptions::dump_after_rows`] rows are not in it, and by [`Writer::finish`];
+//! opening reloads it and inserts the rows committed after it. So the graph always holds
+//! every row, and a kill during an ingest costs at most that many inserts at the next
+//! open.
+//!
+//! **Identity.** Papers are keyed by canonical id ([`crate::paper::canonical_id`]): an
+//! ingest of the same paper again (another version, another source, the same file)
+//! updates its record (merge rules in [`Library::plan`]), keeps the earliest `listed`
+//! date, and adds no vector unless its [`crate::paper::Paper::text`] changed (its sha256
+//! is stored). A changed text gets a new row; the old row becomes dead: hnsw_rs cannot
+//! delete, so it stays in the graph as a tombstone and is filtered out of every result.
+//! When dead rows exceed 25% of all rows a commit compacts: new papers and vectors files
+//! with live rows only and a rebuilt graph. When superseded records fill most of the
+//! papers log, a commit writes the log afresh (the rows, and so the graph, stay).
+//!
+//! **Writers and readers.** [`Writer::open`] takes `write.lock` with the OS advisory
+//! lock; a second writer gets [`crate::Error::Locked`] at once. The kernel drops the lock
+//! when its process dies (even by `kill -9`), so a lock is never stale and there is
+//! nothing to take over. Readers ([`Library::open`]) take no lock.
+//!
+//! **Model.** A library stores the model that made its vectors; opening it with another
+//! (name, sha256 or dimension) fails with [`crate::Error::ModelMismatch`].
+
+pub mod index;
+mod lock;
+mod manifest;
+pub mod npy;
+mod stats;
+mod store;
+pub mod vector;
+mod writer;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use index::IndexParams;
+pub use lock::LOCK_FILE;
+pub use manifest::{FORMAT_VERSION, MANIFEST};
+pub use stats::{Categories, CategoryCount, IndexStats, ListingDays, Stats, TOP_CATEGORIES};
+pub use store::{Hit, Library, Plan, DEFAULT_EF_SEARCH, EXACT_SEARCH_MAX};
+pub use writer::{BatchCounts, CommitInfo, Writer, WriterOptions};
+
+/// The embedding model a library's vectors come from. Two are the same model only if
+/// all three fields are equal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// A name people recognise, e.g. `sentence-transformers/all-MiniLM-L6-v2`.
+    pub name: String,
+    /// Lowercase hex sha256 of the weights file.
+    pub sha256: String,
+    /// Vector dimension.
+    pub dimension: usize,
+}
+
+impl ModelInfo {
+    /// A model description.
+    pub fn new(name: impl Into<String>, sha256: impl Into<String>, dimension: usize) -> Self {
+        ModelInfo {
+            name: name.into(),
+            sha256: sha256.into(),
+            dimension,
+        }
+    }
+
+    /// Why this cannot describe a library's model, if it cannot.
+    pub fn check(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("empty model name".into());
+        }
+        if self.dimension == 0 {
+            return Err("dimension 0".into());
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ModelInfo {
+    /// `name (sha256 0123456789ab…, 384-d)`: enough to tell two models apart.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let short: String = self.sha256.chars().take(12).collect();
+        let ellipsis = if self.sha256.chars().count() > 12 {
+            "…"
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "{} (sha256 {short}{ellipsis}, {}-d)",
+            self.name, self.dimension
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_types_are_send_and_sync() {
+        // A server shares one opened library between request threads.
+        fn assert<T: Send + Sync>() {}
+        assert::<Library>();
+        assert::<Writer>();
+    }
+
+    #[test]
+    fn model_display_tells_models_apart() {
+        let a = ModelInfo::new("m", "0123456789abcdef", 384);
+        assert_eq!(a.to_string(), "m (sha256 0123456789ab…, 384-d)");
+        assert!(ModelInfo::new("", "x", 3).check().is_err());
+        assert!(ModelInfo::new("m", "x", 0).check().is_err());
+    }
+}
