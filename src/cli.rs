@@ -60,6 +60,35 @@ pub enum Command {
     Search(SearchArgs),
     /// Embed texts in bulk: streaming, resumable, to JSON Lines, .npy or .safetensors.
     Embed(EmbedArgs),
+    /// Replay a dated corpus with simulated users; print nDCG@10 and P@10 of the
+    /// paperscout ranker and of the baselines (random, mean of likes,
+    /// zotero-arxiv-daily, arxiv-sanity-lite) computed in the same run.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Directory of dated JSONL files (one object per paper with `listing_date`).
+    #[arg(long, default_value = "../shared/data/arxiv-daily-cs-2026h1")]
+    pub data: PathBuf,
+    /// Directory of row-aligned NAME.npy vectors of those files; default DATA/minilm-embeddings.
+    #[arg(long)]
+    pub embeddings: Option<PathBuf>,
+    /// Profiles are built from papers listed before this day; later days are ranked.
+    #[arg(long, default_value = "2026-05-01")]
+    pub history_until: String,
+    /// Last test day (inclusive); default: the corpus' last day.
+    #[arg(long)]
+    pub test_until: Option<String>,
+    /// Number of simulated users (more: tighter figures, longer run).
+    #[arg(long, default_value_t = 60)]
+    pub users: usize,
+    /// Seed of the simulation: the same seed gives the same figures.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +131,12 @@ pub enum LibraryCommand {
         /// table or json (the JSON object has `papers`, the number of distinct papers).
         #[arg(long, default_value = "table")]
         format: String,
+        #[command(flatten)]
+        library: LibraryArg,
+    },
+    /// Rebuild the HNSW index from the stored vectors (the repair for a damaged or
+    /// lost index dump); papers and vectors are kept as they are.
+    Reindex {
         #[command(flatten)]
         library: LibraryArg,
     },
@@ -191,9 +226,11 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ingest(args) => run_ingest(&cli.global, device_choice, args),
         Command::Library(LibraryCommand::Stats { format, library }) => run_stats(&format, &library),
+        Command::Library(LibraryCommand::Reindex { library }) => run_reindex(&library),
         Command::Similar(args) => run_similar(&cli.global, device_choice, args),
         Command::Search(args) => run_search(&cli.global, device_choice, args),
         Command::Embed(args) => run_embed(&cli.global, device_choice, args),
+        Command::Eval(args) => run_eval(args),
     }
 }
 
@@ -358,6 +395,55 @@ fn run_stats(format: &str, library: &LibraryArg) -> Result<()> {
             )))
         }
     }
+    Ok(())
+}
+
+fn run_eval(args: EvalArgs) -> Result<()> {
+    let day = |flag: &str, s: &str| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|e| Error::Invalid(format!("{flag} {s:?}: expected YYYY-MM-DD ({e})")))
+    };
+    let opts = crate::eval::EvalOptions {
+        data: args.data,
+        embeddings: args.embeddings,
+        history_until: day("--history-until", &args.history_until)?,
+        test_until: args
+            .test_until
+            .as_deref()
+            .map(|s| day("--test-until", s))
+            .transpose()?,
+        users: args.users,
+        seed: args.seed,
+        ..crate::eval::EvalOptions::default()
+    };
+    if !matches!(args.format.as_str(), "table" | "json") {
+        return Err(Error::Invalid(format!(
+            "unknown format {:?}: expected table or json",
+            args.format
+        )));
+    }
+    let report = crate::eval::run(&opts)?;
+    if args.format == "json" {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| Error::Invalid(e.to_string()))?
+        );
+    } else {
+        print!("{}", crate::eval::format_table(&report));
+    }
+    Ok(())
+}
+
+fn run_reindex(library: &LibraryArg) -> Result<()> {
+    let dir = library_dir(library)?;
+    // The stored model identity is kept: reindexing compares no new vectors.
+    let model = crate::library::stored_model(&dir)?;
+    let info = Writer::reindex(&dir, &model, &WriterOptions::default())?;
+    println!(
+        "rebuilt the index of {} ({} papers)",
+        dir.display(),
+        info.papers
+    );
     Ok(())
 }
 

@@ -704,3 +704,136 @@ fn ingest_killed_at_random_moments_resumes_to_the_full_library() {
     );
     assert_eq!(stats_json(&model, &lib)["papers"], ids.len());
 }
+
+#[test]
+fn damaged_index_is_reported_and_reindex_repairs_it() {
+    let (tmp, model) = common::tiny_model(&Tiny::default());
+    let lib = tmp.path().join("lib");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-2026-05.jsonl");
+    let out = paperscout(&[
+        "--model",
+        model.to_str().unwrap(),
+        "ingest",
+        sample.to_str().unwrap(),
+        "--library",
+        lib.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let graph = std::fs::read_dir(&lib)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".hnsw.graph"))
+        .expect("an index dump");
+    std::fs::write(&graph, b"garbage").unwrap();
+    let broken = paperscout(&["similar", "2605.24915", "--library", lib.to_str().unwrap()]);
+    assert!(!broken.status.success());
+    let msg = String::from_utf8_lossy(&broken.stderr);
+    assert!(msg.contains("reindex"), "the error names the repair: {msg}");
+    let fixed = paperscout(&["library", "reindex", "--library", lib.to_str().unwrap()]);
+    assert!(
+        fixed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fixed.stderr)
+    );
+    let out = paperscout(&[
+        "similar",
+        "2605.24915",
+        "--top",
+        "3",
+        "--library",
+        lib.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+}
+
+#[test]
+fn eval_prints_every_ranker() {
+    // A small dated corpus cut from the real one: 1,500 April papers as history and the
+    // first 400 May papers as test days, with their reference vectors.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("corpus");
+    std::fs::create_dir_all(data.join("minilm-embeddings")).unwrap();
+    for (month, n) in [("04", 1500usize), ("05", 400)] {
+        let name = format!("arxiv_cs_2026-{month}");
+        let src = common::shared(&format!("data/arxiv-daily-cs-2026h1/{name}.jsonl"));
+        let lines: Vec<String> = std::fs::read_to_string(src)
+            .unwrap()
+            .lines()
+            .take(n)
+            .map(String::from)
+            .collect();
+        std::fs::write(data.join(format!("{name}.jsonl")), lines.join("\n") + "\n").unwrap();
+        let m = paperscout::library::npy::read(&common::shared(&format!(
+            "data/arxiv-daily-cs-2026h1/minilm-embeddings/{name}.npy"
+        )))
+        .unwrap();
+        let rows: Vec<&[f32]> = (0..n).map(|i| m.row(i)).collect();
+        paperscout::library::npy::write(
+            &data.join(format!("minilm-embeddings/{name}.npy")),
+            m.cols,
+            &rows,
+        )
+        .unwrap();
+    }
+    // The figures of a run (timings left out: they differ from run to run).
+    let run = |seed: &str| {
+        let out = paperscout(&[
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--users",
+            "4",
+            "--seed",
+            seed,
+            "--format",
+            "json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["users"], 4);
+        report["rankers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["name"].to_string(),
+                    r["ndcg"].as_f64().unwrap(),
+                    r["precision"].as_f64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = run("7");
+    assert_eq!(first.len(), 6);
+    assert_eq!(first, run("7"), "the same seed gives the same figures");
+    let table = paperscout(&[
+        "eval",
+        "--data",
+        data.to_str().unwrap(),
+        "--users",
+        "4",
+        "--seed",
+        "7",
+    ]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    for ranker in ["random", "zotero", "arxiv-sanity", "paperscout"] {
+        assert!(
+            table.to_lowercase().contains(ranker),
+            "{ranker} missing from:\n{table}"
+        );
+    }
+}

@@ -214,8 +214,9 @@ fn bad_options_are_refused_before_any_work() {
 
 #[test]
 fn npy_reader_reads_the_shared_vectors() {
-    let m = paperscout::library::npy::read(&data_dir().join("minilm-embeddings/arxiv_cs_2026-01.npy"))
-        .unwrap();
+    let m =
+        paperscout::library::npy::read(&data_dir().join("minilm-embeddings/arxiv_cs_2026-01.npy"))
+            .unwrap();
     assert_eq!((m.rows, m.cols), (3233, 384));
     for r in [0, 1000, 3232] {
         let norm: f32 = m.data[r * 384..(r + 1) * 384]

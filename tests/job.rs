@@ -472,7 +472,10 @@ fn injected_failure_then_rerun_is_byte_identical() {
             assert!(err.to_string().contains("injected failure"), "{err}");
             assert!(!out.exists(), "no output after a failure");
             let done = records_done(&out).expect("checkpoint kept");
-            assert!(done > 0 && done < 500 && done.is_multiple_of(40), "done {done}");
+            assert!(
+                done > 0 && done < 500 && done.is_multiple_of(40),
+                "done {done}"
+            );
             // The failure was in the window after the last one saved.
             let texts_before_failure: usize = failing.batch_log().iter().map(|b| b.0).sum();
             assert_eq!(done, (texts_before_failure / 40 * 40) as u64);

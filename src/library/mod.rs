@@ -103,6 +103,12 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use index::IndexParams;
+
+/// The model recorded in the library in `dir`, read from its manifest alone (without
+/// loading papers, vectors or the index, so it works when the index dump is damaged).
+pub fn stored_model(dir: impl AsRef<std::path::Path>) -> crate::Result<ModelInfo> {
+    Ok(manifest::Manifest::read(dir.as_ref())?.model)
+}
 pub use lock::LOCK_FILE;
 pub use manifest::{FORMAT_VERSION, MANIFEST};
 pub use stats::{Categories, CategoryCount, IndexStats, ListingDays, Stats, TOP_CATEGORIES};
