@@ -2,8 +2,12 @@
 //!
 //! Papers from many sources become [`paper::Paper`] records, are embedded by
 //! [`embed::Embedder`] (a Candle BERT sentence-transformer) and kept in a local library.
-//! The `paperscout` binary only parses arguments and calls [`cli`].
+//! Users' profiles live in the library too ([`library::profiles`]); [`recommend`] trains
+//! them with [`rank`] and lists a day's best papers, which [`render`] prints as a table,
+//! JSON, Markdown, HTML or an Atom feed. The `paperscout` binary only parses arguments
+//! and calls [`cli`].
 
+pub mod bibtex;
 pub mod cli;
 pub mod embed;
 pub mod error;
@@ -13,5 +17,7 @@ pub mod job;
 pub mod library;
 pub mod paper;
 pub mod rank;
+pub mod recommend;
+pub mod render;
 
 pub use error::{Error, Result};

@@ -478,7 +478,8 @@ fn ingest_sample_then_again_adds_nothing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    // The table: a header line, then one line per paper (no reasons: nothing is liked).
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1 + 3);
 
     // Unknown id: a clear error naming it.
     let out = paperscout(&["similar", "2605.99999", "--library", lib.to_str().unwrap()]);
@@ -752,7 +753,8 @@ fn damaged_index_is_reported_and_reindex_repairs_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    // The table: a header line, then one line per paper (no reasons: nothing is liked).
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1 + 3);
 }
 
 #[test]

@@ -9,3 +9,4 @@ mod ingest;
 mod job;
 mod library;
 mod rank;
+mod recommend;

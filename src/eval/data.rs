@@ -51,16 +51,7 @@ impl BlindPaper {
     /// The category-free view of `paper`; its listing date is passed in because the
     /// corpus has already checked that every paper has one.
     pub fn of(paper: &Paper, listed: NaiveDate) -> Self {
-        let mut text = String::with_capacity(
-            paper.title.len() + paper.abstract_text.len() + 16 * paper.authors.len(),
-        );
-        text.push_str(&paper.title);
-        text.push(' ');
-        text.push_str(&paper.abstract_text);
-        for a in &paper.authors {
-            text.push(' ');
-            text.push_str(a);
-        }
+        let text = crate::rank::rank_text(paper);
         BlindPaper {
             id: paper.id.clone(),
             listed,

@@ -15,6 +15,7 @@
 pub mod data;
 pub mod metrics;
 pub mod rankers;
+pub mod similar;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -93,6 +93,7 @@ pub mod index;
 mod lock;
 mod manifest;
 pub mod npy;
+pub mod profiles;
 mod stats;
 mod store;
 pub mod vector;

@@ -335,6 +335,12 @@ impl Library {
         &self.manifest.model
     }
 
+    /// The number of the commit this library was opened at: it changes with every
+    /// commit, so it keys data derived from the papers (the tf-idf vocabulary).
+    pub fn commit(&self) -> u64 {
+        self.manifest.commit
+    }
+
     /// Vector dimension (the model's).
     pub fn dimension(&self) -> usize {
         self.manifest.model.dimension

@@ -60,6 +60,23 @@ pub use tfidf::{SparseVec, Tfidf, TfidfConfig};
 
 use crate::{Error, Result};
 
+/// The text the tf-idf block indexes for a paper: title, abstract and authors,
+/// separated by spaces (arxiv-sanity-lite's `title + summary + authors`). The same rule
+/// in `eval` and in `recommend`, so what `eval` measured is what users get.
+pub fn rank_text(paper: &crate::paper::Paper) -> String {
+    let mut text = String::with_capacity(
+        paper.title.len() + paper.abstract_text.len() + 16 * paper.authors.len(),
+    );
+    text.push_str(&paper.title);
+    text.push(' ');
+    text.push_str(&paper.abstract_text);
+    for a in &paper.authors {
+        text.push(' ');
+        text.push_str(a);
+    }
+    text
+}
+
 /// Hyper-parameters of the profile model. [`Default`] is what `recommend` uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RankConfig {

@@ -1,0 +1,535 @@
+//! User profiles, stored inside the library: what each user liked and disliked, their
+//! interests (texts, embedded), papers from their own bibliography that the library
+//! does not hold (embedded), and what `recommend` has shown them, each with the time of
+//! the action. Training and ranking are `rank`'s; choosing what to train on is
+//! `recommend`'s.
+//!
+//! # On disk
+//!
+//! ```text
+//! LIBRARY/profiles/USER.json   one profile (format "paperscout-profile", version 1)
+//! LIBRARY/profiles/write.lock  the OS lock every profile change holds
+//! ```
+//!
+//! One file per user, replaced whole: a change is written to `USER.json.tmp`, flushed,
+//! renamed over `USER.json`, and the directory flushed, so a reader (or a process
+//! killed at any moment) sees the old profile or the new one, never a mix. Changes take
+//! `profiles/write.lock` (an OS advisory lock, released when the process dies, like the
+//! library's own): a second writer of profiles is refused at once with a message.
+//! Profiles name papers by canonical id, never by vector row, so they are independent of
+//! the papers' commits, and profiles can change while an ingest runs.
+//!
+//! The file is JSON a person can read: the current state (`likes`, `dislikes`,
+//! `interests`, `external`, `shown`), each entry with its time (`at`, RFC 3339 UTC),
+//! and `history`, every action in order.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::lock::WriteLock;
+use super::manifest::sync_dir;
+use crate::{Error, Result};
+
+/// Directory of the profiles inside a library.
+pub const PROFILES_DIR: &str = "profiles";
+/// The `format` field of a profile file.
+pub const PROFILE_FORMAT: &str = "paperscout-profile";
+/// The version this code writes and reads.
+pub const PROFILE_VERSION: u32 = 1;
+
+/// A paper the user marked, by canonical id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mark {
+    pub id: String,
+    pub at: DateTime<Utc>,
+}
+
+/// An interest: a free text, embedded with the library's model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterestText {
+    pub text: String,
+    pub at: DateTime<Utc>,
+    /// Its sentence vector (unit norm, the library's dimension).
+    pub vector: Vec<f32>,
+}
+
+/// A paper from the user's bibliography that the library does not hold, embedded from
+/// its title and abstract; it counts as a like.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExternalPaper {
+    /// How the user can recognise it: the arXiv id or DOI when known, else the BibTeX key.
+    pub id: String,
+    pub title: String,
+    #[serde(rename = "abstract")]
+    pub abstract_text: String,
+    pub at: DateTime<Utc>,
+    pub vector: Vec<f32>,
+}
+
+/// A paper `recommend` listed, and for which day's listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shown {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    /// The listing it appeared in: its last day (`--date`, or the end of `--since`).
+    pub listing: NaiveDate,
+}
+
+/// One action, as recorded in `history`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    /// `like`, `dislike`, `unlike`, `interest`, `remove-interest`, `import` or `shown`.
+    pub action: String,
+    /// The papers it concerned (ids), or the interest text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<String>,
+}
+
+/// One user's profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub format: String,
+    pub version: u32,
+    pub user: String,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    #[serde(default)]
+    pub likes: Vec<Mark>,
+    #[serde(default)]
+    pub dislikes: Vec<Mark>,
+    #[serde(default)]
+    pub interests: Vec<InterestText>,
+    #[serde(default)]
+    pub external: Vec<ExternalPaper>,
+    #[serde(default)]
+    pub shown: Vec<Shown>,
+    #[serde(default)]
+    pub history: Vec<Event>,
+}
+
+impl Profile {
+    /// An empty profile for `user` (a valid name, see [`check_user`]).
+    pub fn new(user: &str, now: DateTime<Utc>) -> Profile {
+        Profile {
+            format: PROFILE_FORMAT.into(),
+            version: PROFILE_VERSION,
+            user: user.into(),
+            created: now,
+            updated: now,
+            likes: Vec::new(),
+            dislikes: Vec::new(),
+            interests: Vec::new(),
+            external: Vec::new(),
+            shown: Vec::new(),
+            history: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, now: DateTime<Utc>, action: &str, items: Vec<String>) {
+        self.updated = now;
+        self.history.push(Event {
+            at: now,
+            action: action.into(),
+            items,
+        });
+    }
+
+    /// Like papers (canonical ids): a disliked one stops being disliked; one already
+    /// liked keeps its first time. Returns how many were new likes.
+    pub fn like(&mut self, ids: &[String], now: DateTime<Utc>) -> usize {
+        self.mark(ids, now, true)
+    }
+
+    /// Dislike papers (canonical ids): a liked one stops being liked.
+    pub fn dislike(&mut self, ids: &[String], now: DateTime<Utc>) -> usize {
+        self.mark(ids, now, false)
+    }
+
+    fn mark(&mut self, ids: &[String], now: DateTime<Utc>, like: bool) -> usize {
+        let (to, from) = if like {
+            (&mut self.likes, &mut self.dislikes)
+        } else {
+            (&mut self.dislikes, &mut self.likes)
+        };
+        let mut added = 0;
+        for id in ids {
+            from.retain(|m| &m.id != id);
+            if !to.iter().any(|m| &m.id == id) {
+                to.push(Mark {
+                    id: id.clone(),
+                    at: now,
+                });
+                added += 1;
+            }
+        }
+        self.record(now, if like { "like" } else { "dislike" }, ids.to_vec());
+        added
+    }
+
+    /// Forget likes or dislikes of papers (canonical ids). An id the profile neither
+    /// likes nor dislikes is an error naming it, and nothing changes.
+    pub fn unlike(&mut self, ids: &[String], now: DateTime<Utc>) -> Result<()> {
+        let missing: Vec<String> = ids
+            .iter()
+            .filter(|id| {
+                !self
+                    .likes
+                    .iter()
+                    .chain(&self.dislikes)
+                    .any(|m| &m.id == *id)
+            })
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Invalid(format!(
+                "profile {}: neither liked nor disliked: {}",
+                self.user,
+                missing.join(", ")
+            )));
+        }
+        self.likes.retain(|m| !ids.contains(&m.id));
+        self.dislikes.retain(|m| !ids.contains(&m.id));
+        self.record(now, "unlike", ids.to_vec());
+        Ok(())
+    }
+
+    /// Add an interest (replacing one with the same text).
+    pub fn add_interest(&mut self, text: &str, vector: Vec<f32>, now: DateTime<Utc>) {
+        self.interests.retain(|i| i.text != text);
+        self.interests.push(InterestText {
+            text: text.into(),
+            at: now,
+            vector,
+        });
+        self.record(now, "interest", vec![text.into()]);
+    }
+
+    /// Remove an interest by its exact text; an error when there is none.
+    pub fn remove_interest(&mut self, text: &str, now: DateTime<Utc>) -> Result<()> {
+        let before = self.interests.len();
+        self.interests.retain(|i| i.text != text);
+        if self.interests.len() == before {
+            let have: Vec<String> = self
+                .interests
+                .iter()
+                .map(|i| format!("{:?}", i.text))
+                .collect();
+            return Err(Error::Invalid(format!(
+                "profile {}: no interest {text:?} (interests: {})",
+                self.user,
+                if have.is_empty() {
+                    "none".into()
+                } else {
+                    have.join(", ")
+                }
+            )));
+        }
+        self.record(now, "remove-interest", vec![text.into()]);
+        Ok(())
+    }
+
+    /// Add papers from the user's bibliography that the library lacks (replacing ones
+    /// with the same id).
+    pub fn add_external(&mut self, papers: Vec<ExternalPaper>, now: DateTime<Utc>) {
+        let ids: Vec<String> = papers.iter().map(|p| p.id.clone()).collect();
+        self.external.retain(|e| !ids.contains(&e.id));
+        self.external.extend(papers);
+        self.record(now, "import", ids);
+    }
+
+    /// Remember that `ids` were listed for the listing ending on `listing`.
+    pub fn add_shown(&mut self, ids: &[String], listing: NaiveDate, now: DateTime<Utc>) {
+        for id in ids {
+            if !self
+                .shown
+                .iter()
+                .any(|s| &s.id == id && s.listing == listing)
+            {
+                self.shown.push(Shown {
+                    id: id.clone(),
+                    at: now,
+                    listing,
+                });
+            }
+        }
+        self.record(now, "shown", ids.to_vec());
+    }
+
+    /// Whether the paper was shown in a listing for another day than `listing`: such
+    /// papers are "seen" and left out. Listing the same day again gives the same list.
+    pub fn shown_before(&self, id: &str, listing: NaiveDate) -> bool {
+        self.shown
+            .iter()
+            .any(|s| s.id == id && s.listing != listing)
+    }
+
+    /// Whether the profile has anything to rank by.
+    pub fn is_empty(&self) -> bool {
+        self.likes.is_empty() && self.interests.is_empty() && self.external.is_empty()
+    }
+}
+
+/// Why `user` cannot name a profile, if it cannot: 1-64 characters out of ASCII
+/// letters, digits, `.`, `_`, `-` and `@`, not starting with `.` (it is a file name).
+pub fn check_user(user: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
+    if user.is_empty() || user.len() > 64 || user.starts_with('.') || !user.chars().all(ok_char) {
+        return Err(Error::Invalid(format!(
+            "user name {user:?}: expected 1-64 characters out of letters, digits, '.', '_', '-', '@', not starting with '.'"
+        )));
+    }
+    Ok(())
+}
+
+/// The profiles of one library.
+#[derive(Debug, Clone)]
+pub struct Profiles {
+    dir: PathBuf,
+}
+
+/// A profile being changed: holds the profiles' write lock until dropped.
+#[derive(Debug)]
+pub struct ProfileEdit {
+    pub profile: Profile,
+    path: PathBuf,
+    dir: PathBuf,
+    _lock: WriteLock,
+}
+
+impl Profiles {
+    /// The profiles of the library in `library_dir` (the directory need not exist yet).
+    pub fn new(library_dir: impl AsRef<Path>) -> Profiles {
+        Profiles {
+            dir: library_dir.as_ref().join(PROFILES_DIR),
+        }
+    }
+
+    fn path(&self, user: &str) -> PathBuf {
+        self.dir.join(format!("{user}.json"))
+    }
+
+    /// Users with a profile, sorted.
+    pub fn users(&self) -> Result<Vec<String>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&self.dir, e)),
+        };
+        let mut users = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&self.dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(user) = name.strip_suffix(".json") {
+                if check_user(user).is_ok() {
+                    users.push(user.to_string());
+                }
+            }
+        }
+        users.sort();
+        Ok(users)
+    }
+
+    /// The stored profile of `user`, `None` when there is none.
+    pub fn load(&self, user: &str) -> Result<Option<Profile>> {
+        check_user(user)?;
+        let path = self.path(user);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let bad = |message: String| Error::Library {
+            path: path.clone(),
+            message,
+        };
+        let profile: Profile = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("not a readable profile: {e}")))?;
+        if profile.format != PROFILE_FORMAT {
+            return Err(bad(format!(
+                "format {:?}, expected {PROFILE_FORMAT:?}",
+                profile.format
+            )));
+        }
+        if profile.version > PROFILE_VERSION {
+            return Err(bad(format!(
+                "profile format version {} is newer than this paperscout reads ({PROFILE_VERSION}); upgrade paperscout",
+                profile.version
+            )));
+        }
+        if profile.user != user {
+            return Err(bad(format!(
+                "holds the profile of {:?}, not {user:?}",
+                profile.user
+            )));
+        }
+        Ok(Some(profile))
+    }
+
+    /// The stored profile of `user`, or an error saying there is none.
+    pub fn get(&self, user: &str) -> Result<Profile> {
+        self.load(user)?.ok_or_else(|| {
+            Error::Invalid(format!(
+                "no profile {user:?} in this library (users: {}); create one with `paperscout profile {user} like ID...`",
+                self.users().map(|u| if u.is_empty() { "none".into() } else { u.join(", ") }).unwrap_or_default()
+            ))
+        })
+    }
+
+    /// Lock the profiles and load `user`'s (a new empty one when there is none) for a
+    /// change; [`ProfileEdit::save`] commits it. Fails at once with
+    /// [`Error::Locked`] while another process changes profiles.
+    pub fn edit(&self, user: &str, now: DateTime<Utc>) -> Result<ProfileEdit> {
+        check_user(user)?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let lock = WriteLock::acquire(&self.dir)?;
+        let profile = self.load(user)?.unwrap_or_else(|| Profile::new(user, now));
+        Ok(ProfileEdit {
+            profile,
+            path: self.path(user),
+            dir: self.dir.clone(),
+            _lock: lock,
+        })
+    }
+}
+
+impl ProfileEdit {
+    /// Commit the change atomically (temporary file, flush, rename, flush the directory)
+    /// and release the lock.
+    pub fn save(self) -> Result<Profile> {
+        let tmp = self.path.with_extension("json.tmp");
+        let mut json = serde_json::to_vec_pretty(&self.profile)
+            .map_err(|e| Error::Invalid(format!("serialising profile: {e}")))?;
+        json.push(b'\n');
+        let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(&json).map_err(|e| Error::io(&tmp, e))?;
+        f.sync_data().map_err(|e| Error::io(&tmp, e))?;
+        drop(f);
+        std::fs::rename(&tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        sync_dir(&self.dir)?;
+        Ok(self.profile)
+    }
+}
+
+/// The current time, UTC.
+pub fn now() -> DateTime<Utc> {
+    DateTime::<Utc>::from(std::time::SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_780_000_000 + s, 0).unwrap()
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn like_dislike_unlike_move_papers_and_keep_times() {
+        let mut p = Profile::new("ada", t(0));
+        assert_eq!(p.like(&ids(&["a", "b"]), t(1)), 2);
+        assert_eq!(p.like(&ids(&["a"]), t(2)), 0);
+        assert_eq!(p.likes[0].at, t(1), "a repeated like keeps the first time");
+        p.dislike(&ids(&["b", "c"]), t(3));
+        assert_eq!(p.likes.iter().map(|m| &m.id).collect::<Vec<_>>(), ["a"]);
+        assert_eq!(
+            p.dislikes.iter().map(|m| &m.id).collect::<Vec<_>>(),
+            ["b", "c"]
+        );
+        let err = p.unlike(&ids(&["a", "zzz"]), t(4)).unwrap_err();
+        assert!(err.to_string().contains("zzz"), "{err}");
+        assert_eq!(p.likes.len(), 1, "a failed unlike changes nothing");
+        p.unlike(&ids(&["a", "c"]), t(5)).unwrap();
+        assert!(p.likes.is_empty());
+        assert_eq!(p.dislikes.len(), 1);
+        let actions: Vec<&str> = p.history.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["like", "like", "dislike", "unlike"]);
+        assert_eq!(p.updated, t(5));
+    }
+
+    #[test]
+    fn shown_counts_only_for_other_listings() {
+        let mut p = Profile::new("ada", t(0));
+        let day = NaiveDate::from_ymd_opt(2026, 5, 28).unwrap();
+        p.add_shown(&ids(&["x"]), day, t(1));
+        p.add_shown(&ids(&["x"]), day, t(2));
+        assert_eq!(p.shown.len(), 1);
+        assert!(!p.shown_before("x", day));
+        assert!(p.shown_before("x", day.succ_opt().unwrap()));
+        assert!(!p.shown_before("y", day.succ_opt().unwrap()));
+    }
+
+    #[test]
+    fn user_names_are_safe_file_names() {
+        for ok in ["ada", "a.b-c_d", "x@y.org", "A1"] {
+            check_user(ok).unwrap();
+        }
+        for bad in ["", ".hidden", "a/b", "../x", "a b", "é", &"x".repeat(65)] {
+            assert!(check_user(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn edits_are_saved_whole_and_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let profiles = Profiles::new(dir.path());
+        assert_eq!(profiles.load("ada").unwrap(), None);
+        assert!(profiles
+            .get("ada")
+            .unwrap_err()
+            .to_string()
+            .contains("no profile"));
+        let mut edit = profiles.edit("ada", t(0)).unwrap();
+        let err = profiles.edit("bob", t(0)).unwrap_err();
+        assert!(matches!(err, Error::Locked { .. }), "{err}");
+        edit.profile.like(&ids(&["2605.00001"]), t(1));
+        edit.profile
+            .add_interest("graph neural networks", vec![0.6, 0.8], t(2));
+        let saved = edit.save().unwrap();
+        assert_eq!(profiles.load("ada").unwrap().as_ref(), Some(&saved));
+        assert_eq!(profiles.users().unwrap(), ["ada"]);
+        // The lock went with the edit; no temporary file is left behind.
+        profiles.edit("bob", t(3)).unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path().join(PROFILES_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    }
+
+    #[test]
+    fn damaged_or_foreign_profiles_are_refused_with_the_file_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let profiles = Profiles::new(dir.path());
+        std::fs::create_dir_all(dir.path().join(PROFILES_DIR)).unwrap();
+        let path = dir.path().join(PROFILES_DIR).join("ada.json");
+        std::fs::write(&path, "{\"format\": \"paperscout-profile\", ").unwrap();
+        let err = profiles.load("ada").unwrap_err().to_string();
+        assert!(
+            err.contains("ada.json") && err.contains("not a readable profile"),
+            "{err}"
+        );
+        let mut p = Profile::new("bob", t(0));
+        std::fs::write(&path, serde_json::to_string(&p).unwrap()).unwrap();
+        let err = profiles.load("ada").unwrap_err().to_string();
+        assert!(err.contains("not \"ada\""), "{err}");
+        p.user = "ada".into();
+        p.version = PROFILE_VERSION + 1;
+        std::fs::write(&path, serde_json::to_string(&p).unwrap()).unwrap();
+        let err = profiles.load("ada").unwrap_err().to_string();
+        assert!(err.contains("newer"), "{err}");
+        // A failed edit (refused load) leaves the file as it was.
+        assert!(profiles.edit("ada", t(1)).is_err());
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("\"version\":2"));
+    }
+}
