@@ -875,4 +875,35 @@ math.AG/0309136 <= howpublished={\url{arxiv.org/abs/math.AG/0309136v1}}
         assert!(booktitle.ends_with("Technologies (Long and Short Papers)"));
         assert_eq!(entries[5].field("pages"), Some("4171–4186"));
     }
+
+    // The reader is fed files users exported from anywhere: whatever the bytes, it
+    // returns entries or an error, never panics. Mutations of the real fixture reach
+    // the deep paths (macros, nesting, LaTeX) that random text rarely does.
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn never_panics_on_bib_like_text(s in "[@{}()=,\"#a-zA-Z0-9 \n\\%~$^_'`.:/-]{0,300}") {
+            let _ = parse(Path::new("x.bib"), &s);
+            let _ = normalize_title(&s);
+            let _ = latex_to_text(&s);
+        }
+
+        #[test]
+        fn never_panics_on_a_mutated_fixture(cut in 0usize..8_000, junk in "\\PC{0,6}") {
+            let text = std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/profile/library.bib"),
+            )
+            .unwrap();
+            let mut at = cut.min(text.len());
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let mutated = format!("{}{junk}{}", &text[..at], &text[at..]);
+            if let Ok(entries) = parse(Path::new("x.bib"), &mutated) {
+                for e in &entries {
+                    let _ = (e.arxiv_id(), e.doi(), e.title().map(normalize_title));
+                }
+            }
+        }
+    }
 }
