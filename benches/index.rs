@@ -1,6 +1,8 @@
 //! HNSW index benchmark: build time, size, and single-thread queries/s at each `ef`
-//! with recall@10 against exact search, for our `UnitDot` distance and, as the
-//! reference, hnsw_rs's `DistCosine` (same graph parameters, same run).
+//! with recall@10 against exact search, for paperscout's `Index` (an hnsw_rs graph
+//! with our `UnitDot` distance) searched two ways on the same graph: by paperscout's
+//! flat-copy search (what the library uses) and by hnsw_rs's own search (the reference);
+//! then hnsw_rs with its `DistCosine` (same graph parameters, same run).
 //!
 //! Data: the real MiniLM vectors of `../shared/data/arxiv-daily-cs-2026h1`. The base is
 //! January–April (19,702 papers); queries are May papers (held out). Build on 2 threads,
@@ -20,7 +22,7 @@ use std::time::Instant;
 use hnsw_rs::anndists::dist::{DistCosine, Distance};
 use hnsw_rs::api::AnnT;
 use hnsw_rs::hnsw::Hnsw;
-use paperscout::library::index::UnitDot;
+use paperscout::library::index::{Index, IndexParams};
 use paperscout::library::npy;
 use paperscout::library::vector::top_k_exact;
 use rayon::prelude::*;
@@ -118,7 +120,7 @@ fn run_set(name: &str, base: &[f32], queries: &[f32]) {
     let exact_qps = sample as f64 / t.elapsed().as_secs_f64();
     println!("exact (brute force, 1 thread): {exact_qps:.0} q/s");
 
-    bench_distance("UnitDot (ours)", UnitDot, base, queries, &truth);
+    bench_index(base, queries, &truth);
     if std::env::var_os("PAPERSCOUT_BENCH_NO_COSINE").is_none() {
         bench_distance("DistCosine (hnsw_rs)", DistCosine, base, queries, &truth);
     }
@@ -130,6 +132,60 @@ fn exact(q: &[f32], base: &[f32], k: usize) -> Vec<usize> {
         .into_iter()
         .map(|(_, r)| r)
         .collect()
+}
+
+/// paperscout's `Index`: build, the flat copy, size, then each `ef` searched by
+/// hnsw_rs and by the flat search, interleaved so that both meet the same machine.
+fn bench_index(base: &[f32], queries: &[f32], truth: &[Vec<usize>]) {
+    let n = base.len() / DIM;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(BUILD_THREADS)
+        .build()
+        .expect("a rayon pool");
+    let params = IndexParams {
+        max_nb_connection: M,
+        ef_construction: EF_CONSTRUCTION,
+    };
+    let t = Instant::now();
+    let mut index = Index::new(params, n).expect("valid parameters");
+    pool.install(|| index.append(base, DIM));
+    let build = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    index.prepare_search();
+    let flatten = t.elapsed().as_secs_f64();
+    let dump = tempfile::tempdir()
+        .ok()
+        .and_then(|dir| index.dump(dir.path(), "bench").ok())
+        .map_or((0, 0), |d| (d.graph.bytes, d.data.bytes));
+    println!(
+        "UnitDot (paperscout Index): build {build:.2} s ({:.0} points/s), flat copy for search {:.1} ms, index {:.1} MiB as dumped (graph {:.1} + vectors {:.1})",
+        n as f64 / build,
+        flatten * 1e3,
+        (dump.0 + dump.1) as f64 / MIB,
+        dump.0 as f64 / MIB,
+        dump.1 as f64 / MIB
+    );
+    type Search<'a> = &'a dyn Fn(&[f32], usize) -> Vec<usize>;
+    let hnsw_rs: Search = &|q, ef| index.search_hnsw_rs(q, K, ef);
+    let flat: Search = &|q, ef| index.search(q, K, ef);
+    for ef in EFS {
+        for (name, search) in [("hnsw_rs search", hnsw_rs), ("paperscout search", flat)] {
+            let t = Instant::now();
+            let got: Vec<Vec<usize>> = queries.chunks_exact(DIM).map(|q| search(q, ef)).collect();
+            let secs = t.elapsed().as_secs_f64();
+            report(&format!("{name:<18}"), ef, &got, truth, secs);
+        }
+    }
+}
+
+fn report(name: &str, ef: usize, got: &[Vec<usize>], truth: &[Vec<usize>], secs: f64) {
+    let r = recall(got, truth);
+    println!(
+        "  {name}ef={ef:<4} recall@{K}={r:.4}  {:>7.0} q/s  {:>6.1} us/query{}",
+        got.len() as f64 / secs,
+        secs * 1e6 / got.len() as f64,
+        if r >= 0.98 { "" } else { "  (below 0.98)" }
+    );
 }
 
 fn bench_distance<D>(name: &str, dist: D, base: &[f32], queries: &[f32], truth: &[Vec<usize>])
@@ -165,13 +221,7 @@ where
             .map(|q| hnsw.search(q, K, ef).into_iter().map(|h| h.d_id).collect())
             .collect();
         let secs = t.elapsed().as_secs_f64();
-        let r = recall(&got, truth);
-        println!(
-            "  ef={ef:<4} recall@{K}={r:.4}  {:>7.0} q/s  {:>6.1} us/query{}",
-            got.len() as f64 / secs,
-            secs * 1e6 / got.len() as f64,
-            if r >= 0.98 { "" } else { "  (below 0.98)" }
-        );
+        report("", ef, &got, truth, secs);
     }
 }
 

@@ -956,10 +956,26 @@ fn check_consistent(dir: &Path) -> usize {
         assert_eq!(lib.vector(&p.id), Some(jan.vector(i)), "vector of {}", p.id);
     }
     assert!(lib.get(&jan.papers[n.min(CRASH_PAPERS - 1)].id).is_none() || n == CRASH_PAPERS);
-    for i in (0..n).step_by(97) {
-        let hit = &lib.nearest_approx(jan.vector(i), 1, 64).unwrap()[0];
-        assert_eq!(hit.paper.id, jan.papers[i].id);
-    }
+    // The graph answers for the rows it holds. Not every row of it: the deliberately
+    // weak graph (M=8, ef_construction=24, built in parallel, so not the same graph
+    // twice) leaves ~1% of points unreachable from the entry point, so a row finding
+    // itself is asserted for most rows rather than each (a lost or unloaded range of
+    // rows fails this; the counts above catch missing points exactly).
+    let sampled: Vec<usize> = (0..n).step_by(37).collect();
+    let found = sampled
+        .iter()
+        .filter(|&&i| {
+            lib.nearest_approx(jan.vector(i), 1, 64).unwrap()[0]
+                .paper
+                .id
+                == jan.papers[i].id
+        })
+        .count();
+    assert!(
+        found * 100 >= sampled.len() * 95,
+        "only {found} of {} sampled rows find themselves in the graph",
+        sampled.len()
+    );
     n
 }
 
