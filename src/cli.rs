@@ -40,10 +40,18 @@ pub struct GlobalArgs {
     #[arg(long, global = true, default_value = "auto")]
     pub device: String,
 
-    /// Encoder implementation: auto (our CPU encoder on the CPU, Candle's on CUDA) or
-    /// candle (Candle's stock BertModel everywhere; slower on the CPU, for comparison).
+    /// Encoder implementation: auto (f32: our CPU encoder on the CPU, Candle's BertModel
+    /// on CUDA; f16/bf16: tensor), candle (Candle's stock BertModel, f32 only; slower on
+    /// the CPU, for comparison) or tensor (our encoder in Candle tensor operations, any
+    /// device and dtype).
     #[arg(long, global = true, default_value = "auto")]
     pub engine: String,
+
+    /// Float type of the model's weights and products: f32, f16 or bf16 (for GPUs:
+    /// half the memory, faster; vectors within cosine 0.999 of f32). Softmax, layer
+    /// norm and pooling stay in f32.
+    #[arg(long, global = true, default_value = "f32")]
+    pub dtype: String,
 
     /// Log more (-v: progress, -vv: timings of each step). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -339,9 +347,10 @@ fn load_embedder(global: &GlobalArgs, device_choice: DeviceChoice) -> Result<Emb
 /// The embedder and the identity its vectors are stored under in a library.
 fn load_model(global: &GlobalArgs, device_choice: DeviceChoice) -> Result<(Embedder, ModelInfo)> {
     let engine: Engine = global.engine.parse()?;
+    let dtype = embed::parse_dtype(&global.dtype)?;
     let device = embed::device(device_choice)?;
     let files = ModelFiles::resolve(global.model.as_deref())?;
-    let embedder = Embedder::load_with_engine(&files, &device, engine)?;
+    let embedder = Embedder::load_with(&files, &device, engine, dtype)?;
     let info = ModelInfo::new(
         files.display_name(),
         files.weights_sha256()?,

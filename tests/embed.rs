@@ -317,6 +317,63 @@ fn real_model_engines_agree() {
     }
 }
 
+/// The tensor engine (Candle tensor operations, any device and float type) on the
+/// golden rows: f32 matches sentence-transformers like the CPU encoder does; f16 and
+/// bf16 stay within the bounds (a padded batch included: the mask must not turn
+/// into NaN as Candle's `BertModel` does in f16).
+#[test]
+fn tensor_engine_matches_golden_in_every_dtype() {
+    let rows = golden_rows();
+    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let files = ModelFiles::from_dir(&common::real_model_dir()).unwrap();
+    for (dtype, bound) in [
+        (DType::F32, 0.9999),
+        (DType::F16, 0.9999),
+        (DType::BF16, 0.999),
+    ] {
+        let e = Embedder::load_with(&files, &Device::Cpu, Engine::Tensor, dtype).unwrap();
+        let vectors = e.embed(&texts).unwrap();
+        let worst = rows
+            .iter()
+            .zip(&vectors)
+            .map(|(r, v)| cosine(v, &r.embedding))
+            .fold(1.0f32, f32::min);
+        assert!(worst > bound, "{dtype:?}: worst golden cosine {worst}");
+        assert!(vectors.iter().all(|v| (norm(v) - 1.0).abs() < 1e-3));
+    }
+    // Candle's BertModel is refused in half precision rather than returning NaN.
+    let err = Embedder::load_with(&files, &Device::Cpu, Engine::Candle, DType::F16)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("f32 only"), "{err}");
+}
+
+#[test]
+fn tensor_engine_equals_cpu_encoder_on_tiny_models() {
+    let texts = ["the", "we propose a new graph neural network", ""];
+    for (act, pooling) in [("gelu", "mean"), ("gelu_new", "cls"), ("relu", "mean")] {
+        let (_tmp, dir) = common::tiny_model(&Tiny {
+            act,
+            pooling,
+            seed: 5,
+            ..Tiny::default()
+        });
+        let files = ModelFiles::from_dir(&dir).unwrap();
+        let fast = Embedder::load(&files, &Device::Cpu)
+            .unwrap()
+            .embed(&texts)
+            .unwrap();
+        let tensor = Embedder::load_with(&files, &Device::Cpu, Engine::Tensor, DType::F32)
+            .unwrap()
+            .embed(&texts)
+            .unwrap();
+        for (i, (a, b)) in fast.iter().zip(&tensor).enumerate() {
+            let c = cosine(a, b);
+            assert!(c > 0.99999, "{act}/{pooling} text {i}: cosine {c}");
+        }
+    }
+}
+
 // ---- error paths: a clear error naming the file, never a panic ----------------------
 
 fn load_err(dir: &std::path::Path) -> String {

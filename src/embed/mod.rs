@@ -17,8 +17,10 @@ use crate::error::{Error, Result};
 
 mod cpu;
 pub mod kernels;
+mod tensor;
 
 pub use cpu::CpuBert;
+pub use tensor::TensorBert;
 
 /// The default model, as a hub id.
 pub const DEFAULT_MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
@@ -269,11 +271,16 @@ pub fn device(choice: DeviceChoice) -> Result<Device> {
 /// Which implementation of the encoder runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Engine {
-    /// Our CPU encoder ([`CpuBert`]) on the CPU, Candle's `BertModel` on CUDA.
+    /// f32: our CPU encoder ([`CpuBert`]) on the CPU, Candle's `BertModel` on CUDA.
+    /// f16/bf16: [`TensorBert`].
     #[default]
     Auto,
-    /// Candle's stock `BertModel` on any device: the reference the benchmark compares to.
+    /// Candle's stock `BertModel` on any device, f32 only: the reference the benchmark
+    /// compares to.
     Candle,
+    /// [`TensorBert`], our encoder in Candle tensor operations, on any device and float
+    /// type.
+    Tensor,
 }
 
 impl std::str::FromStr for Engine {
@@ -282,16 +289,30 @@ impl std::str::FromStr for Engine {
         match s.to_ascii_lowercase().as_str() {
             "auto" | "fast" => Ok(Engine::Auto),
             "candle" => Ok(Engine::Candle),
+            "tensor" => Ok(Engine::Tensor),
             other => Err(Error::Invalid(format!(
-                "unknown engine {other:?}: expected auto or candle"
+                "unknown engine {other:?}: expected auto, candle or tensor"
             ))),
         }
+    }
+}
+
+/// Parse a float type for the model: `f32` (default), `f16` or `bf16`.
+pub fn parse_dtype(s: &str) -> Result<DType> {
+    match s.to_ascii_lowercase().as_str() {
+        "f32" | "float32" => Ok(DType::F32),
+        "f16" | "float16" | "half" => Ok(DType::F16),
+        "bf16" | "bfloat16" => Ok(DType::BF16),
+        other => Err(Error::Invalid(format!(
+            "unknown dtype {other:?}: expected f32, f16 or bf16"
+        ))),
     }
 }
 
 enum Encoder {
     Cpu(CpuBert),
     Candle(BertModel),
+    Tensor(TensorBert),
 }
 
 /// Tuning of [`Embedder::embed`].
@@ -334,8 +355,30 @@ impl Embedder {
         Self::load_with_engine(files, device, Engine::Auto)
     }
 
-    /// Load a model on `device` with a chosen engine.
+    /// Load a model on `device` with a chosen engine, in f32.
     pub fn load_with_engine(files: &ModelFiles, device: &Device, engine: Engine) -> Result<Self> {
+        Self::load_with(files, device, engine, DType::F32)
+    }
+
+    /// Load a model on `device` with a chosen engine and float type (f16 and bf16 run
+    /// [`TensorBert`]; Candle's `BertModel` is refused there: its attention mask is NaN
+    /// in f16, see `tensor.rs`).
+    pub fn load_with(
+        files: &ModelFiles,
+        device: &Device,
+        engine: Engine,
+        dtype: DType,
+    ) -> Result<Self> {
+        if !matches!(dtype, DType::F32 | DType::F16 | DType::BF16) {
+            return Err(Error::Invalid(format!(
+                "dtype {dtype:?}: expected f32, f16 or bf16"
+            )));
+        }
+        if engine == Engine::Candle && dtype != DType::F32 {
+            return Err(Error::Invalid(format!(
+                "--engine candle runs in f32 only (Candle's BertModel turns its attention mask into NaN in {dtype:?}); use --engine auto or tensor"
+            )));
+        }
         let _span = tracing::info_span!("load_model", model = %files.name).entered();
         let config_text =
             std::fs::read_to_string(&files.config).map_err(|e| Error::io(&files.config, e))?;
@@ -402,9 +445,14 @@ impl Embedder {
         // We pad each batch ourselves to its own longest text.
         tokenizer.with_padding(None);
 
-        let encoder = match (engine, device) {
-            (Engine::Auto, Device::Cpu) => Encoder::Cpu(CpuBert::load(&files.weights, &config)?),
-            _ => Encoder::Candle(load_weights(&files.weights, &config, device)?),
+        let encoder = match (engine, device, dtype) {
+            (Engine::Auto, Device::Cpu, DType::F32) => {
+                Encoder::Cpu(CpuBert::load(&files.weights, &config)?)
+            }
+            (Engine::Auto | Engine::Candle, _, DType::F32) => {
+                Encoder::Candle(load_weights(&files.weights, &config, device)?)
+            }
+            _ => Encoder::Tensor(TensorBert::load(&files.weights, &config, device, dtype)?),
         };
         Ok(Embedder {
             encoder,
@@ -513,12 +561,23 @@ impl Embedder {
                 let _span = tracing::debug_span!("forward_cpu", n = batch.len()).entered();
                 cpu.embed(batch, self.pooling)
             }
-            Encoder::Candle(model) => self.embed_batch_candle(model, batch),
+            Encoder::Candle(model) => self.embed_padded(batch, |input, mask| {
+                let token_types = input.zeros_like()?;
+                Ok(model.forward(input, &token_types, Some(mask))?)
+            }),
+            Encoder::Tensor(model) => {
+                self.embed_padded(batch, |input, mask| model.forward(input, mask))
+            }
         }
     }
 
-    /// One padded forward pass of Candle's `BertModel`.
-    fn embed_batch_candle(&self, model: &BertModel, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+    /// One padded forward pass of a tensor encoder: `forward` maps `[n, len]` token ids
+    /// and mask to hidden states `[n, len, hidden]`; pooling and normalising run in f32.
+    fn embed_padded(
+        &self,
+        batch: &[&[u32]],
+        forward: impl Fn(&Tensor, &Tensor) -> Result<Tensor>,
+    ) -> Result<Vec<Vec<f32>>> {
         let n = batch.len();
         let len = batch.iter().map(|t| t.len()).max().unwrap_or(0).max(1);
         let mut input = vec![self.pad_id; n * len];
@@ -529,22 +588,20 @@ impl Embedder {
         }
         let input = Tensor::from_vec(input, (n, len), &self.device)?;
         let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
-        let token_types = input.zeros_like()?;
         let hidden = {
             let _span = tracing::debug_span!("forward", n, len).entered();
-            model.forward(&input, &token_types, Some(&mask))?
+            forward(&input, &mask)?.to_dtype(DType::F32)?
         };
         let _span = tracing::debug_span!("pool", n).entered();
         let pooled = match self.pooling {
             Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
             Pooling::Mean => {
-                let mask = mask.to_dtype(hidden.dtype())?.unsqueeze(2)?;
+                let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
                 let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
                 let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
                 summed.broadcast_div(&counts)?
             }
         };
-        let pooled = pooled.to_dtype(DType::F32)?;
         let norms = pooled
             .sqr()?
             .sum_keepdim(1)?
