@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 
 use crate::library::profiles::Profile;
 use crate::library::Library;
@@ -167,7 +168,7 @@ pub fn train(
         vectors.extend_from_slice(lib.vector(&papers[k].id).expect("every paper has a vector"));
     }
     let rows: Vec<rank::SparseVec> = chosen
-        .iter()
+        .par_iter()
         .map(|&k| sparse(tfidf, &rank::rank_text(papers[k])))
         .collect();
     let vocab = tfidf.map_or(0, Tfidf::len);
@@ -307,7 +308,7 @@ pub fn recommend(
         vectors.extend_from_slice(v);
     }
     let rows: Vec<rank::SparseVec> = candidates
-        .iter()
+        .par_iter()
         .map(|(p, _)| sparse(tfidf, &rank::rank_text(p)))
         .collect();
     let rows = Rows::new(&vectors, lib.dimension(), &rows)?;
