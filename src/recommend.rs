@@ -283,12 +283,7 @@ pub fn recommend(
     opts: &RecommendOptions,
 ) -> Result<Vec<Item>> {
     let wanted: Vec<String> = opts.categories.iter().map(|c| c.to_lowercase()).collect();
-    let marked: HashSet<&str> = profile
-        .likes
-        .iter()
-        .chain(&profile.dislikes)
-        .map(|m| m.id.as_str())
-        .collect();
+    let seen = profile.seen(opts.to);
     let candidates: Vec<(&Paper, &[f32])> = lib
         .papers_with_vectors()
         .filter(|(p, _)| p.listed.is_some_and(|d| d >= opts.from && d <= opts.to))
@@ -298,10 +293,7 @@ pub fn recommend(
                     .iter()
                     .any(|c| wanted.contains(&c.to_lowercase()))
         })
-        .filter(|(p, _)| {
-            opts.include_seen
-                || !(marked.contains(p.id.as_str()) || profile.shown_before(&p.id, opts.to))
-        })
+        .filter(|(p, _)| opts.include_seen || !seen.contains(p.id.as_str()))
         .collect();
     let mut vectors = Vec::with_capacity(candidates.len() * lib.dimension());
     for (_, v) in &candidates {

@@ -23,6 +23,7 @@
 //! `interests`, `external`, `shown`), each entry with its time (`at`, RFC 3339 UTC),
 //! and `history`, every action in order.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -260,12 +261,17 @@ impl Profile {
         self.record(now, "shown", ids.to_vec());
     }
 
-    /// Whether the paper was shown in a listing for another day than `listing`: such
-    /// papers are "seen" and left out. Listing the same day again gives the same list.
-    pub fn shown_before(&self, id: &str, listing: NaiveDate) -> bool {
-        self.shown
+    /// Papers the user has seen, left out of the listing ending on `listing`: the
+    /// liked, the disliked, and those shown in a listing for another day (listing the
+    /// same day again gives the same list).
+    pub fn seen(&self, listing: NaiveDate) -> HashSet<&str> {
+        let shown = self.shown.iter().filter(|s| s.listing != listing);
+        self.likes
             .iter()
-            .any(|s| s.id == id && s.listing != listing)
+            .chain(&self.dislikes)
+            .map(|m| m.id.as_str())
+            .chain(shown.map(|s| s.id.as_str()))
+            .collect()
     }
 
     /// Whether the profile has anything to rank by.
@@ -462,9 +468,12 @@ mod tests {
         p.add_shown(&ids(&["x"]), day, t(1));
         p.add_shown(&ids(&["x"]), day, t(2));
         assert_eq!(p.shown.len(), 1);
-        assert!(!p.shown_before("x", day));
-        assert!(p.shown_before("x", day.succ_opt().unwrap()));
-        assert!(!p.shown_before("y", day.succ_opt().unwrap()));
+        p.like(&ids(&["y"]), t(3));
+        p.dislike(&ids(&["z"]), t(4));
+        let same_day = p.seen(day);
+        assert!(!same_day.contains("x") && same_day.contains("y") && same_day.contains("z"));
+        let next_day = p.seen(day.succ_opt().unwrap());
+        assert!(next_day.contains("x") && next_day.len() == 3);
     }
 
     #[test]
