@@ -91,6 +91,14 @@ fn sample_ids(day: &str, cat: &str) -> Vec<String> {
         .collect()
 }
 
+/// `recommend USER ARGS... --format json --no-record` on library `l`.
+fn listing(l: &str, user: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["recommend", user];
+    all.extend(args);
+    all.extend(["--format", "json", "--no-record", "--library", l]);
+    json(&all)
+}
+
 fn item_ids(v: &serde_json::Value) -> Vec<String> {
     v["items"]
         .as_array()
@@ -207,17 +215,7 @@ fn recommend_ranks_the_day_for_the_profile_with_reasons() {
     ok(&args);
 
     // Default day: the latest listing day (2026-05-29); nothing is recorded here.
-    let v = json(&[
-        "recommend",
-        "ada",
-        "--top",
-        "10",
-        "--format",
-        "json",
-        "--no-record",
-        "--library",
-        l,
-    ]);
+    let v = listing(l, "ada", &["--top", "10"]);
     assert_eq!(v["user"], "ada");
     assert_eq!(v["date"], "2026-05-29");
     let items = v["items"].as_array().unwrap();
@@ -260,34 +258,12 @@ fn recommend_ranks_the_day_for_the_profile_with_reasons() {
     );
 
     // Exact scoring of every candidate: --top larger than the day lists the whole day.
-    let all = json(&[
-        "recommend",
-        "ada",
-        "--top",
-        "1000",
-        "--format",
-        "json",
-        "--no-record",
-        "--library",
-        l,
-    ]);
+    let all = listing(l, "ada", &["--top", "1000"]);
     assert_eq!(all["items"].as_array().unwrap().len(), 80);
     assert_eq!(item_ids(&all)[..10], item_ids(&v)[..]);
 
     // --categories, --min-score.
-    let gr = json(&[
-        "recommend",
-        "ada",
-        "--categories",
-        "CS.GR,cs.GT",
-        "--top",
-        "50",
-        "--format",
-        "json",
-        "--no-record",
-        "--library",
-        l,
-    ]);
+    let gr = listing(l, "ada", &["--categories", "CS.GR, cs.GT", "--top", "50"]);
     let gr_items = gr["items"].as_array().unwrap();
     assert!(!gr_items.is_empty());
     assert!(gr_items.iter().all(|i| i["categories"]
@@ -296,19 +272,7 @@ fn recommend_ranks_the_day_for_the_profile_with_reasons() {
         .iter()
         .any(|c| c == "cs.GR" || c == "cs.GT")));
     let cut = all["items"][4]["score"].as_f64().unwrap();
-    let above = json(&[
-        "recommend",
-        "ada",
-        "--min-score",
-        &format!("{cut}"),
-        "--top",
-        "50",
-        "--format",
-        "json",
-        "--no-record",
-        "--library",
-        l,
-    ]);
+    let above = listing(l, "ada", &["--min-score", &format!("{cut}"), "--top", "50"]);
     assert!(above["items"].as_array().unwrap().len() >= 5);
     assert!(above["items"]
         .as_array()
@@ -327,35 +291,14 @@ fn recommend_ranks_the_day_for_the_profile_with_reasons() {
     assert!(none.contains("no papers"), "{none}");
 
     // Liked papers are left out unless --include-seen.
-    let day28 = json(&[
-        "recommend",
-        "ada",
-        "--date",
-        "2026-05-28",
-        "--top",
-        "80",
-        "--format",
-        "json",
-        "--no-record",
-        "--library",
-        l,
-    ]);
+    let day28 = listing(l, "ada", &["--date", "2026-05-28", "--top", "80"]);
     assert!(item_ids(&day28).iter().all(|id| !likes.contains(id)));
     assert_eq!(item_ids(&day28).len(), 80 - 4);
-    let seen = json(&[
-        "recommend",
-        "ada",
-        "--date",
-        "2026-05-28",
-        "--top",
-        "80",
-        "--include-seen",
-        "--format",
-        "json",
-        "--no-record",
-        "--library",
+    let seen = listing(
         l,
-    ]);
+        "ada",
+        &["--date", "2026-05-28", "--top", "80", "--include-seen"],
+    );
     assert_eq!(item_ids(&seen).len(), 80);
 }
 
@@ -407,38 +350,13 @@ fn shown_papers_are_left_out_of_later_listings() {
     assert_eq!(show["shown"], 5);
 
     // A two-day listing ending the next day leaves them out, unless --include-seen.
-    let later = json(&[
-        "recommend",
-        "bo",
-        "--since",
-        "2",
-        "--top",
-        "160",
-        "--format",
-        "json",
-        "--no-record",
-        "--library",
-        l,
-    ]);
+    let later = listing(l, "bo", &["--since", "2", "--top", "160"]);
     assert_eq!(later["date"], "2026-05-29");
     assert_eq!(later["since"], "2026-05-28");
     let ids = item_ids(&later);
     assert_eq!(ids.len(), 160 - 5);
     assert!(item_ids(&first).iter().all(|id| !ids.contains(id)));
-    let with_seen = json(&[
-        "recommend",
-        "bo",
-        "--since",
-        "2",
-        "--top",
-        "160",
-        "--include-seen",
-        "--format",
-        "json",
-        "--no-record",
-        "--library",
-        l,
-    ]);
+    let with_seen = listing(l, "bo", &["--since", "2", "--top", "160", "--include-seen"]);
     assert_eq!(item_ids(&with_seen).len(), 160);
 }
 
@@ -458,17 +376,7 @@ fn every_output_format_renders_the_same_listing() {
         "--library",
         l,
     ]);
-    let v = json(&[
-        "recommend",
-        "cy",
-        "--top",
-        "7",
-        "--format",
-        "json",
-        "--no-record",
-        "--library",
-        l,
-    ]);
+    let v = listing(l, "cy", &["--top", "7"]);
     let ids = item_ids(&v);
 
     let table = ok(&[
@@ -561,17 +469,7 @@ fn every_output_format_renders_the_same_listing() {
         .collect();
     assert_eq!(cached.len(), 1, "{cached:?}");
     std::fs::write(&cached[0], "{ not json").unwrap();
-    let refit = json(&[
-        "recommend",
-        "cy",
-        "--top",
-        "7",
-        "--format",
-        "json",
-        "--no-record",
-        "--library",
-        l,
-    ]);
+    let refit = listing(l, "cy", &["--top", "7"]);
     assert_eq!(item_ids(&refit), ids);
     assert!(std::fs::read_to_string(&cached[0])
         .unwrap()
@@ -618,17 +516,7 @@ fn interests_and_bibtex_import_with_the_tiny_model() {
         .collect();
     assert_eq!(texts, ["graph neural networks", "channel coding"]);
     // Interests alone rank a day; the reason names the interest (no id).
-    let v = json(&[
-        "recommend",
-        "di",
-        "--top",
-        "3",
-        "--format",
-        "json",
-        "--no-record",
-        "--library",
-        l,
-    ]);
+    let v = listing(l, "di", &["--top", "3"]);
     assert_eq!(v["items"].as_array().unwrap().len(), 3);
     for item in v["items"].as_array().unwrap() {
         assert!(item["because"]["id"].is_null());

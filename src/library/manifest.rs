@@ -162,18 +162,25 @@ impl Manifest {
     /// it over `manifest.json` and flush the directory. Readers see the old manifest or
     /// the new one, whole, whenever the process dies.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let tmp = dir.join(MANIFEST_TMP);
         let mut json = serde_json::to_vec_pretty(self)
             .map_err(|e| lib_err(dir, format!("serialising the manifest: {e}")))?;
         json.push(b'\n');
-        let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(&json).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_data().map_err(|e| Error::io(&tmp, e))?;
-        drop(f);
-        let path = dir.join(MANIFEST);
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        sync_dir(dir)
+        write_atomic(dir, MANIFEST_TMP, MANIFEST, &json)
     }
+}
+
+/// Replace `dir/name` with `bytes` whole or not at all, durably: write `dir/tmp`, flush
+/// it to disk, rename it over `name`, flush the directory. Whenever the process dies,
+/// readers see the old file or the new one. (The commit of a manifest, a profile.)
+pub fn write_atomic(dir: &Path, tmp: &str, name: &str, bytes: &[u8]) -> Result<()> {
+    let tmp = dir.join(tmp);
+    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_data().map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    let path = dir.join(name);
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    sync_dir(dir)
 }
 
 /// `Error::Library` for `dir`.

@@ -24,15 +24,13 @@
 //! and `history`, every action in order.
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::lock::WriteLock;
-use super::manifest::sync_dir;
+use super::manifest::write_atomic;
 use crate::{Error, Result};
 
 /// Directory of the profiles inside a library.
@@ -407,16 +405,15 @@ impl ProfileEdit {
     /// Commit the change atomically (temporary file, flush, rename, flush the directory)
     /// and release the lock.
     pub fn save(self) -> Result<Profile> {
-        let tmp = self.path.with_extension("json.tmp");
         let mut json = serde_json::to_vec_pretty(&self.profile)
             .map_err(|e| Error::Invalid(format!("serialising profile: {e}")))?;
         json.push(b'\n');
-        let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(&json).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_data().map_err(|e| Error::io(&tmp, e))?;
-        drop(f);
-        std::fs::rename(&tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
-        sync_dir(&self.dir)?;
+        // The name the profile was loaded under, whatever its fields now say.
+        let name = self
+            .path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        write_atomic(&self.dir, &format!("{name}.tmp"), &name, &json)?;
         Ok(self.profile)
     }
 }
