@@ -77,26 +77,8 @@ impl CpuBert {
                 ),
             )
         };
-        // SAFETY: mapped read-only; see `load_weights` in the parent module.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, &Device::Cpu) }
-            .map_err(|e| {
-                Error::model_file(path, format!("not a readable safetensors file: {e}"))
-            })?;
-        let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
-            vb.pp("bert")
-        } else {
-            vb
-        };
+        let vb = super::open_bert_weights(path, config, DType::F32, &Device::Cpu)?;
         let (h, i) = (config.hidden_size, config.intermediate_size);
-        if config.num_attention_heads == 0 || h % config.num_attention_heads != 0 {
-            return Err(Error::model_file(
-                path,
-                format!(
-                    "hidden_size {h} is not a multiple of num_attention_heads {}",
-                    config.num_attention_heads
-                ),
-            ));
-        }
         let get = |vb: &VarBuilder, shape: &[usize], name: &str| -> Result<Vec<f32>> {
             let t: Tensor = vb.get(shape, name).map_err(bad)?;
             t.flatten_all()

@@ -638,6 +638,38 @@ fn read_pooling(path: &Path, hidden_size: usize) -> Result<Pooling> {
     }
 }
 
+/// The BERT weights of a safetensors file as `dtype` on `device`, rooted at the encoder
+/// (a `bert.` prefix, as in checkpoints saved with a task head, is stepped into), after
+/// checking that the config's heads divide its hidden size. For our encoders
+/// ([`CpuBert`], [`TensorBert`]).
+fn open_bert_weights(
+    path: &Path,
+    config: &BertConfig,
+    dtype: DType,
+    device: &Device,
+) -> Result<VarBuilder<'static>> {
+    let h = config.hidden_size;
+    if config.num_attention_heads == 0 || !h.is_multiple_of(config.num_attention_heads) {
+        return Err(Error::model_file(
+            path,
+            format!(
+                "hidden_size {h} is not a multiple of num_attention_heads {}",
+                config.num_attention_heads
+            ),
+        ));
+    }
+    // SAFETY: mapped read-only; see `load_weights`.
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], dtype, device) }
+        .map_err(|e| Error::model_file(path, format!("not a readable safetensors file: {e}")))?;
+    Ok(
+        if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
+            vb.pp("bert")
+        } else {
+            vb
+        },
+    )
+}
+
 fn load_weights(path: &Path, config: &BertConfig, device: &Device) -> Result<BertModel> {
     let _span = tracing::debug_span!("load_weights").entered();
     // SAFETY: the file is mapped read-only; like every mmap-based loader we rely on

@@ -61,25 +61,8 @@ impl TensorBert {
                 ),
             )
         };
-        // SAFETY: mapped read-only; see `load_weights` in the parent module.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], dtype, device) }.map_err(
-            |e| Error::model_file(path, format!("not a readable safetensors file: {e}")),
-        )?;
-        let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
-            vb.pp("bert")
-        } else {
-            vb
-        };
+        let vb = super::open_bert_weights(path, config, dtype, device)?;
         let (h, i) = (config.hidden_size, config.intermediate_size);
-        if config.num_attention_heads == 0 || h % config.num_attention_heads != 0 {
-            return Err(Error::model_file(
-                path,
-                format!(
-                    "hidden_size {h} is not a multiple of num_attention_heads {}",
-                    config.num_attention_heads
-                ),
-            ));
-        }
         let norm_config = LayerNormConfig {
             eps: config.layer_norm_eps,
             ..LayerNormConfig::default()
