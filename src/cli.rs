@@ -851,7 +851,8 @@ fn run_import(
     Ok(())
 }
 
-/// A profile for people (`table`) or programs (`json`, without the vectors).
+/// A profile for people (`table`, lines of at most 80 characters) or programs (`json`,
+/// without the vectors).
 fn show_profile(p: &profiles::Profile, lib: Option<&Library>, format: &str) -> Result<String> {
     let title = |id: &str| {
         lib.and_then(|l| l.get(id))
@@ -900,18 +901,18 @@ fn show_profile(p: &profiles::Profile, lib: Option<&Library>, format: &str) -> R
                         "  {}  {:<11} {}",
                         when(&m.at),
                         m.id,
-                        truncate(&title(&m.id), 56)
+                        truncate(&title(&m.id), 48)
                     );
                 }
             }
             let _ = writeln!(s, "interests ({}):", p.interests.len());
             for i in &p.interests {
-                let _ = writeln!(s, "  {}  {}", when(&i.at), truncate(&i.text, 68));
+                let _ = writeln!(s, "  {}  {}", when(&i.at), truncate(&i.text, 60));
             }
             if !p.external.is_empty() {
                 let _ = writeln!(s, "imported, not in the library ({}):", p.external.len());
                 for e in &p.external {
-                    let _ = writeln!(s, "  {}  {}", when(&e.at), truncate(&e.title, 68));
+                    let _ = writeln!(s, "  {}  {}", when(&e.at), truncate(&e.title, 60));
                 }
             }
             let _ = writeln!(

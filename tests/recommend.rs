@@ -196,6 +196,7 @@ fn profile_actions_are_stored_with_times_and_bad_ids_are_named() {
         table.contains("disliked (1)") && table.contains(&it[1]),
         "{table}"
     );
+    assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
 }
 
 #[test]
