@@ -7,6 +7,7 @@
 //! JSON, Markdown, HTML or an Atom feed. The `paperscout` binary only parses arguments
 //! and calls [`cli`].
 
+pub mod app;
 pub mod bibtex;
 pub mod cli;
 pub mod embed;

@@ -8,9 +8,11 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The index crate logs every build and dump at INFO: only -vvv shows it.
     let default_level = match cli.global.verbose {
         0 => "warn",
-        1 => "info",
+        1 => "info,hnsw_rs=warn",
+        2 => "debug,hnsw_rs=warn",
         _ => "debug",
     };
     let filter =

@@ -57,7 +57,7 @@ mod batch;
 mod checkpoint;
 mod interrupt;
 mod output;
-mod progress;
+pub(crate) mod progress;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -19,6 +19,8 @@ pub(crate) struct Progress {
     texts: u64,
     tokens: u64,
     total: Option<u64>,
+    /// What is counted: `texts` for an embed job, `papers` for an ingest.
+    noun: &'static str,
 }
 
 impl Progress {
@@ -35,9 +37,7 @@ impl Progress {
                     ))
                 }
                 None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-                    .with_style(style(
-                        "{spinner} [{elapsed_precise}] {human_pos} texts {msg}",
-                    )),
+                    .with_style(style("{spinner} [{elapsed_precise}] {human_pos} {msg}")),
             };
             bar.set_position(base);
             bar.enable_steady_tick(Duration::from_millis(200));
@@ -52,6 +52,16 @@ impl Progress {
             texts: 0,
             tokens: 0,
             total,
+            noun: "texts",
+        }
+    }
+
+    /// Progress of an ingest: papers (read, embedded when new, committed) out of
+    /// `total`, at papers/s with an ETA; no token rate (ingest embeds only new text).
+    pub fn papers(enabled: bool, total: Option<u64>) -> Self {
+        Progress {
+            noun: "papers",
+            ..Progress::new(enabled, total, 0)
         }
     }
 
@@ -60,7 +70,11 @@ impl Progress {
         self.texts += texts;
         self.tokens += tokens;
         let elapsed = self.started.elapsed();
-        let message = rates(self.texts, self.tokens, elapsed, self.remaining());
+        let message = if self.noun == "texts" {
+            rates(self.texts, self.tokens, elapsed, self.remaining())
+        } else {
+            record_rate(self.texts, self.noun, elapsed, self.remaining())
+        };
         if let Some(bar) = &self.bar {
             bar.set_position(self.base + self.texts);
             bar.set_message(message);
@@ -68,11 +82,26 @@ impl Progress {
             self.last_log = Instant::now();
             match self.total {
                 Some(total) => tracing::info!(
-                    "embedded {} of {total} texts: {message}",
-                    self.base + self.texts
+                    "{} {} of {total} {}: {message}",
+                    self.verb(),
+                    self.base + self.texts,
+                    self.noun
                 ),
-                None => tracing::info!("embedded {} texts: {message}", self.base + self.texts),
+                None => tracing::info!(
+                    "{} {} {}: {message}",
+                    self.verb(),
+                    self.base + self.texts,
+                    self.noun
+                ),
             }
+        }
+    }
+
+    fn verb(&self) -> &'static str {
+        if self.noun == "texts" {
+            "embedded"
+        } else {
+            "ingested"
         }
     }
 
@@ -109,6 +138,17 @@ pub(crate) fn rates(texts: u64, tokens: u64, elapsed: Duration, remaining: Optio
             s.push_str(", ETA ");
             s.push_str(&duration((remaining as f64 / texts_per_s).round() as u64));
         }
+    }
+    s
+}
+
+/// `"12 papers/s, ETA 3m 12s"`.
+fn record_rate(done: u64, noun: &str, elapsed: Duration, remaining: Option<u64>) -> String {
+    let per_s = done as f64 / elapsed.as_secs_f64().max(1e-3);
+    let mut s = format!("{} {noun}/s", human(per_s));
+    if let (Some(remaining), true) = (remaining, per_s > 0.0) {
+        s.push_str(", ETA ");
+        s.push_str(&duration((remaining as f64 / per_s).round() as u64));
     }
     s
 }

@@ -1,0 +1,322 @@
+//! Asking the library: a user's recommendations for a day or a window, papers similar
+//! to a stored one, and free-text search. Each returns a [`render::Listing`] for a
+//! surface to format; recording what a user was shown happens here, before anything is
+//! shown, so a listing is never shown unrecorded.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+
+use super::Models;
+use crate::error::{Error, Result};
+use crate::library::profiles::{self, Profiles};
+use crate::library::Library;
+use crate::paper::{canonical_id, Paper};
+use crate::{rank, recommend, render};
+
+/// Which listing days: one day, the last N days up to the library's latest, or (both
+/// `None`) the caller's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub date: Option<NaiveDate>,
+    pub since: Option<u32>,
+}
+
+/// Parse `YYYY-MM-DD` for the option `flag`.
+pub fn parse_day(flag: &str, s: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|e| Error::Invalid(format!("{flag} {s:?}: expected YYYY-MM-DD ({e})")))
+}
+
+/// The library's latest listing day.
+pub fn latest_day(lib: &Library) -> Result<NaiveDate> {
+    lib.papers()
+        .filter_map(|p| p.listed)
+        .max()
+        .ok_or_else(|| Error::Invalid("no paper in the library has a listing day".into()))
+}
+
+/// `(from, to)` listing days, inclusive, of `window`; `None` when it names none. A
+/// span reaching before the calendar's first day starts there (`--since 100000000`
+/// means "everything").
+pub fn date_window(lib: &Library, window: Window) -> Result<Option<(NaiveDate, NaiveDate)>> {
+    if let Some(day) = window.date {
+        return Ok(Some((day, day)));
+    }
+    let Some(n) = window.since else {
+        return Ok(None);
+    };
+    if n == 0 {
+        return Err(Error::Invalid("--since must be at least 1 (days)".into()));
+    }
+    let last = latest_day(lib)?;
+    let from = last
+        .checked_sub_days(chrono::Days::new(u64::from(n - 1)))
+        .unwrap_or(NaiveDate::MIN);
+    Ok(Some((from, last)))
+}
+
+/// The listing days of the library nearest to `day` (the last before it and the first
+/// after it), for a hint when a day holds no papers.
+pub fn nearest_days(lib: &Library, day: NaiveDate) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    let mut before: Option<NaiveDate> = None;
+    let mut after: Option<NaiveDate> = None;
+    for d in lib.papers().filter_map(|p| p.listed) {
+        if d < day && before.is_none_or(|b| d > b) {
+            before = Some(d);
+        }
+        if d > day && after.is_none_or(|a| d < a) {
+            after = Some(d);
+        }
+    }
+    (before, after)
+}
+
+/// Why a window holds no papers and where there are some: "no papers listed on
+/// 2026-05-09 in this library; nearest listing days: 2026-05-08, 2026-05-11".
+pub fn empty_window_hint(lib: &Library, from: NaiveDate, to: NaiveDate) -> Option<String> {
+    let any = lib
+        .papers()
+        .any(|p| p.listed.is_some_and(|d| d >= from && d <= to));
+    if any {
+        return None;
+    }
+    let what = if from == to {
+        format!("no papers listed on {to} in this library")
+    } else {
+        format!("no papers listed from {from} to {to} in this library")
+    };
+    let (before, _) = nearest_days(lib, from);
+    let (_, after) = nearest_days(lib, to);
+    let near: Vec<String> = [before, after]
+        .into_iter()
+        .flatten()
+        .map(|d| d.to_string())
+        .collect();
+    Some(if near.is_empty() {
+        format!("{what}; it holds no listing days at all")
+    } else {
+        format!("{what}; nearest listing days: {}", near.join(", "))
+    })
+}
+
+/// Refuse categories no paper of the library has (a typo lists nothing, silently).
+pub fn check_categories(lib: &Library, wanted: &[String]) -> Result<()> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    for p in lib.papers() {
+        for c in &p.categories {
+            known.insert(c.to_lowercase());
+        }
+    }
+    let unknown: Vec<&str> = wanted
+        .iter()
+        .filter(|c| !known.contains(&c.trim().to_lowercase()))
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "unknown categor{} {}: no paper of this library has {}; `paperscout library stats` lists the categories it holds",
+        if unknown.len() == 1 { "y" } else { "ies" },
+        unknown.join(", "),
+        if unknown.len() == 1 { "it" } else { "them" },
+    )))
+}
+
+/// What to recommend.
+#[derive(Debug, Clone)]
+pub struct RecommendRequest {
+    pub user: String,
+    /// Default (both `None`): the library's latest listing day.
+    pub window: Window,
+    pub top: usize,
+    pub min_score: Option<f32>,
+    pub categories: Vec<String>,
+    pub include_seen: bool,
+    /// Remember the listed papers as shown to the user.
+    pub record: bool,
+}
+
+/// A recommendation and what a person should know about it.
+#[derive(Debug)]
+pub struct Recommendation {
+    pub listing: render::Listing,
+    /// Profile entries this library does not hold (ignored for ranking).
+    pub missing: Vec<String>,
+    /// Why the list is empty, when the window holds no papers.
+    pub hint: Option<String>,
+}
+
+/// Check the numbers of a request before any work.
+pub fn check_request(top: usize, min_score: Option<f32>) -> Result<()> {
+    if top == 0 {
+        return Err(Error::Invalid("--top must be at least 1".into()));
+    }
+    if let Some(m) = min_score {
+        if !m.is_finite() {
+            return Err(Error::Invalid(format!(
+                "--min-score {m}: expected a finite number"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `req.user`'s top papers of the window from the library in `lib`'s directory,
+/// recorded as shown (under the user's profile lock) before they are returned.
+pub fn recommend(lib: &Library, req: &RecommendRequest) -> Result<Recommendation> {
+    check_request(req.top, req.min_score)?;
+    profiles::check_user(&req.user)?;
+    let store = Profiles::new(lib.dir());
+    let profile = store.get(&req.user)?;
+    check_categories(lib, &req.categories)?;
+    let (from, to) = match date_window(lib, req.window)? {
+        Some(w) => w,
+        None => {
+            let last = latest_day(lib)?;
+            (last, last)
+        }
+    };
+    let tfidf = recommend::library_tfidf(lib)?;
+    let trained = recommend::train(lib, tfidf.as_ref(), &profile, &rank::RankConfig::default())?;
+    let opts = recommend::RecommendOptions {
+        from,
+        to,
+        top: req.top,
+        min_score: req.min_score,
+        categories: req.categories.clone(),
+        include_seen: req.include_seen,
+    };
+    let items = recommend::recommend(lib, tfidf.as_ref(), &profile, &trained, &opts)?;
+    let listing = render::Listing {
+        subject: render::Subject::Recommend {
+            user: req.user.clone(),
+        },
+        date: Some(to),
+        since: (from != to).then_some(from),
+        generated: profiles::now(),
+        items,
+    };
+    if req.record && !listing.items.is_empty() {
+        let ids: Vec<String> = listing.items.iter().map(|i| i.id.clone()).collect();
+        let mut edit = store.edit(&req.user, profiles::now())?;
+        edit.profile.add_shown(&ids, to, profiles::now());
+        edit.save()?;
+    }
+    let hint = if listing.items.is_empty() {
+        empty_window_hint(lib, from, to)
+    } else {
+        None
+    };
+    Ok(Recommendation {
+        listing,
+        missing: trained.missing,
+        hint,
+    })
+}
+
+/// What `similar` and `search` list.
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    pub top: usize,
+    /// Only papers listed in this window (`Window::default()`: all).
+    pub window: Window,
+}
+
+/// Extra candidates taken from the index beyond `top` for the tf-idf re-scoring.
+const RESCORE_EXTRA: usize = 100;
+
+/// Papers most similar to the stored paper `paper` (an id in any version, or an
+/// arXiv URL). Needs no model: the paper's vector is stored.
+pub fn similar(lib: &Library, paper: &str, opts: &QueryOptions) -> Result<render::Listing> {
+    let id = canonical_id(paper);
+    let found = lib
+        .get(&id)
+        .ok_or_else(|| Error::UnknownIds(vec![paper.to_string()]))?;
+    let query = lib
+        .vector(&id)
+        .ok_or_else(|| Error::Library {
+            path: lib.dir().to_path_buf(),
+            message: format!("paper {id} has no stored vector"),
+        })?
+        .to_vec();
+    let subject = render::Subject::Similar {
+        id: found.id.clone(),
+        title: found.title.clone(),
+    };
+    hits(
+        lib,
+        &query,
+        &rank::rank_text(found),
+        Some(&id),
+        subject,
+        opts,
+    )
+}
+
+/// Papers most similar to a free-text query, embedded with the library's model.
+pub fn search(
+    lib: &Library,
+    models: &Models,
+    text: &str,
+    opts: &QueryOptions,
+) -> Result<render::Listing> {
+    if text.trim().is_empty() {
+        return Err(Error::Invalid(
+            "empty search: say in words what to look for".into(),
+        ));
+    }
+    let model = models.get()?;
+    lib.check_model(&model.info)?;
+    let query = model.embedder.embed(&[text])?.remove(0);
+    let subject = render::Subject::Search {
+        query: text.to_string(),
+    };
+    hits(lib, &query, text, None, subject, opts)
+}
+
+/// The nearest papers to `query` (never `exclude`), within the window, re-scored with
+/// tf-idf.
+fn hits(
+    lib: &Library,
+    query: &[f32],
+    query_text: &str,
+    exclude: Option<&str>,
+    subject: render::Subject,
+    opts: &QueryOptions,
+) -> Result<render::Listing> {
+    if opts.top == 0 {
+        return Err(Error::Invalid("--top must be at least 1".into()));
+    }
+    let window = date_window(lib, opts.window)?;
+    let keep = |p: &Paper| {
+        exclude != Some(p.id.as_str())
+            && window.is_none_or(|(from, to)| p.listed.is_some_and(|d| d >= from && d <= to))
+    };
+    let pool = opts.top.saturating_add(RESCORE_EXTRA);
+    let hits = lib.nearest(query, pool, Some(&keep))?;
+    let tfidf = recommend::library_tfidf(lib)?;
+    let scored = recommend::rescore(
+        hits,
+        tfidf.as_ref(),
+        query_text,
+        recommend::TFIDF_RESCORE_WEIGHT,
+    );
+    let items = scored
+        .into_iter()
+        .take(opts.top)
+        .enumerate()
+        .map(|(i, (h, score))| recommend::item(i + 1, h.paper, score, None))
+        .collect();
+    Ok(render::Listing {
+        subject,
+        date: window.map(|w| w.1),
+        since: window.filter(|w| w.0 != w.1).map(|w| w.0),
+        generated: profiles::now(),
+        items,
+    })
+}
