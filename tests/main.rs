@@ -11,3 +11,4 @@ mod job;
 mod library;
 mod rank;
 mod recommend;
+mod surface;

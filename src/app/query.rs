@@ -37,8 +37,8 @@ pub fn latest_day(lib: &Library) -> Result<NaiveDate> {
 }
 
 /// `(from, to)` listing days, inclusive, of `window`; `None` when it names none. A
-/// span reaching before the calendar's first day starts there (`--since 100000000`
-/// means "everything").
+/// span reaching before the library's first listing day starts there (`--since
+/// 100000000` means "everything", not a date before the calendar's start).
 pub fn date_window(lib: &Library, window: Window) -> Result<Option<(NaiveDate, NaiveDate)>> {
     if let Some(day) = window.date {
         return Ok(Some((day, day)));
@@ -50,9 +50,10 @@ pub fn date_window(lib: &Library, window: Window) -> Result<Option<(NaiveDate, N
         return Err(Error::Invalid("--since must be at least 1 (days)".into()));
     }
     let last = latest_day(lib)?;
+    let first = lib.papers().filter_map(|p| p.listed).min().unwrap_or(last);
     let from = last
         .checked_sub_days(chrono::Days::new(u64::from(n - 1)))
-        .unwrap_or(NaiveDate::MIN);
+        .map_or(first, |d| d.max(first));
     Ok(Some((from, last)))
 }
 
