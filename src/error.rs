@@ -69,6 +69,14 @@ pub enum Error {
     /// Ids that are not in the library.
     #[error("unknown paper id(s): {}", .0.join(", "))]
     UnknownIds(Vec<String>),
+
+    // ---- fetching (arXiv, Hugging Face) ---------------------------------------
+    /// A request to a remote source failed for good (after the retries, or with an
+    /// answer not worth retrying), or its answer could not be used. `url` is the
+    /// request; `message` says what happened, how many attempts were made and where
+    /// the raw answer was kept, when it was.
+    #[error("fetching {url}: {message}")]
+    Fetch { url: String, message: String },
 }
 
 impl Error {

@@ -4,7 +4,8 @@
 //! [`embed::Embedder`] (a Candle BERT sentence-transformer) and kept in a local library.
 //! Users' profiles live in the library too ([`library::profiles`]); [`recommend`] trains
 //! them with [`rank`] and lists a day's best papers, which [`render`] prints as a table,
-//! JSON, Markdown, HTML or an Atom feed. The `paperscout` binary only parses arguments
+//! JSON, Markdown, HTML or an Atom feed. [`fetch`] brings each day's papers from arXiv
+//! and Hugging Face over HTTP. The `paperscout` binary only parses arguments
 //! and calls [`cli`].
 
 pub mod app;
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod fetch;
 pub mod ingest;
 pub mod job;
 pub mod library;

@@ -23,17 +23,17 @@ const MAX_DEPTH: usize = 64;
 
 /// One parsed element: local name, attributes (local names), direct text, children.
 #[derive(Debug, Default)]
-struct Element {
-    name: String,
-    attrs: Vec<(String, String)>,
-    text: String,
-    children: Vec<Element>,
+pub(super) struct Element {
+    pub(super) name: String,
+    pub(super) attrs: Vec<(String, String)>,
+    pub(super) text: String,
+    pub(super) children: Vec<Element>,
     /// 1-based line of the start tag.
-    line: u64,
+    pub(super) line: u64,
 }
 
 impl Element {
-    fn children_named<'a, 'n>(
+    pub(super) fn children_named<'a, 'n>(
         &'a self,
         name: &'n str,
     ) -> impl Iterator<Item = &'a Element> + use<'a, 'n> {
@@ -42,18 +42,18 @@ impl Element {
             .filter(move |c| c.name.eq_ignore_ascii_case(name))
     }
 
-    fn child(&self, name: &str) -> Option<&Element> {
+    pub(super) fn child(&self, name: &str) -> Option<&Element> {
         self.children_named(name).next()
     }
 
     /// The trimmed text of the first child `name`, when it has any.
-    fn child_text(&self, name: &str) -> Option<&str> {
+    pub(super) fn child_text(&self, name: &str) -> Option<&str> {
         self.child(name)
             .map(|c| c.text.trim())
             .filter(|t| !t.is_empty())
     }
 
-    fn attr(&self, name: &str) -> Option<&str> {
+    pub(super) fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -63,10 +63,10 @@ impl Element {
 
 /// What parsing left: the root (without its entries; partial after an error), the
 /// entries in document order, and the well-formedness error that stopped it, if any.
-struct Document {
-    root: Option<Element>,
-    entries: Vec<Element>,
-    error: Option<String>,
+pub(super) struct Document {
+    pub(super) root: Option<Element>,
+    pub(super) entries: Vec<Element>,
+    pub(super) error: Option<String>,
 }
 
 fn is_entry(name: &str) -> bool {
@@ -133,7 +133,7 @@ fn element_from(start: &BytesStart<'_>, line: u64) -> Element {
     }
 }
 
-fn parse_document(text: &str) -> Document {
+pub(super) fn parse_document(text: &str) -> Document {
     let mut reader = Reader::from_str(text);
     let mut lines = LineCounter {
         text,
@@ -302,6 +302,16 @@ pub(crate) fn parse(text: &str, format: Format) -> Vec<Result<Paper, (u64, Strin
         out.push(Err((n, e)));
     }
     out
+}
+
+/// The day of a listing feed (RSS `channel/pubDate`, Atom `feed/updated`), which an
+/// empty feed (a weekend, a holiday) still has; `None` when the document is not a
+/// feed or gives no readable day.
+pub(crate) fn listing_day(text: &str) -> Option<NaiveDate> {
+    let doc = parse_document(text);
+    let root = doc.root?;
+    let rss = root.name.eq_ignore_ascii_case("rss");
+    feed_date(&root, rss)
 }
 
 /// The feed's own day: RSS `channel/pubDate` (or `dc:date`, `lastBuildDate`); Atom

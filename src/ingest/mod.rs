@@ -86,6 +86,14 @@
 //! may be `M/D/YYYY`, and the Python-literal `versions` / `authors_parsed` cells are
 //! parsed when they can be (else `authors` and `update_date` are used).
 //!
+//! **`arxiv-oai`**: a page of arXiv's OAI-PMH interface (`verb=ListRecords`,
+//! `metadataPrefix=arXiv`), as `fetch` keeps it under `LIBRARY/fetch/raw/`: `metadata/
+//! arXiv` gives `id`, `title`, `abstract`, `authors` (`forenames keyname suffix`),
+//! `categories` (space-separated, primary first), `created` → `published`, `updated`,
+//! `doi`. Records whose header says `status="deleted"` are skipped; an OAI-PMH
+//! `<error>` other than `noRecordsMatch` is an error item. No `listed` (OAI-PMH does
+//! not say when a paper was announced), no `url`.
+//!
 //! PubMed XML and Semantic Scholar JSON are recognised by [`detect`] and refused with
 //! a message saying so.
 
@@ -93,6 +101,7 @@ mod feeds;
 mod fields;
 mod hf;
 mod json;
+mod oai;
 mod pylit;
 mod table;
 
@@ -132,17 +141,20 @@ pub enum Format {
     KaggleJsonl,
     /// `csv`: CSV with a header naming the columns (the Kaggle CSV sample included).
     Csv,
+    /// `arxiv-oai`: a page of arXiv's OAI-PMH `ListRecords` (metadataPrefix `arXiv`).
+    ArxivOai,
 }
 
 impl Format {
     /// Every format, in the order `--help` lists them.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Jsonl,
         Format::ArxivAtom,
         Format::ArxivRss,
         Format::HfDailyPapers,
         Format::KaggleJsonl,
         Format::Csv,
+        Format::ArxivOai,
     ];
 
     /// The format's name, as `--format` takes it.
@@ -154,6 +166,7 @@ impl Format {
             Format::HfDailyPapers => "hf-daily",
             Format::KaggleJsonl => "kaggle",
             Format::Csv => "csv",
+            Format::ArxivOai => "arxiv-oai",
         }
     }
 
@@ -259,13 +272,14 @@ fn detect_xml(body: &[u8]) -> Result<Format, String> {
             Ok(Format::ArxivRss)
         }
         "feed" => Ok(Format::ArxivAtom),
+        "OAI-PMH" => Ok(Format::ArxivOai),
         "PubmedArticleSet" => Err("PubMed XML (PubmedArticleSet) is not a supported format".into()),
         "RDF" => Err(
             "an RSS 1.0 (RDF) feed, arXiv's listing format before 2024, is not supported; use the current RSS 2.0 feed"
                 .into(),
         ),
         other => Err(format!(
-            "XML with root element <{other}> is not a supported format (expected an arXiv Atom <feed> or RSS <rss>)"
+            "XML with root element <{other}> is not a supported format (expected an arXiv Atom <feed>, RSS <rss> or OAI-PMH <OAI-PMH>)"
         )),
     }
 }
@@ -446,18 +460,9 @@ pub fn read(path: &Path, format: Option<Format>) -> Result<Records> {
     let inner = match format {
         Format::Jsonl | Format::KaggleJsonl => Inner::Lines(json::JsonLines::open(path, format)?),
         Format::Csv => Inner::Csv(Box::new(table::CsvRows::open(path)?)),
-        Format::ArxivAtom | Format::ArxivRss | Format::HfDailyPapers => {
+        Format::ArxivAtom | Format::ArxivRss | Format::HfDailyPapers | Format::ArxivOai => {
             let text = read_document(path)?;
-            let items = if format == Format::HfDailyPapers {
-                hf::parse(&text)
-            } else {
-                feeds::parse(&text, format)
-            };
-            let items: Vec<Result<Paper>> = items
-                .into_iter()
-                .map(|r| r.map_err(|(entry, m)| bad_record(path, entry, m)))
-                .collect();
-            Inner::Document(items.into_iter())
+            Inner::Document(parse_text(&text, format, path).into_iter())
         }
     };
     Ok(Records {
@@ -466,6 +471,38 @@ pub fn read(path: &Path, format: Option<Format>) -> Result<Records> {
         inner,
     })
 }
+
+/// The records of a whole document already in memory (a fetched response), as
+/// [`read`] yields them, errors located at `path` (where the text is kept). Only for
+/// the document formats (`arxiv-atom`, `arxiv-rss`, `hf-daily`, `arxiv-oai`); a line
+/// format gives one error.
+pub(crate) fn parse_text(text: &str, format: Format, path: &Path) -> Vec<Result<Paper>> {
+    let items = match format {
+        Format::HfDailyPapers => hf::parse(text),
+        Format::ArxivAtom | Format::ArxivRss => feeds::parse(text, format),
+        Format::ArxivOai => oai::parse(text),
+        Format::Jsonl | Format::KaggleJsonl | Format::Csv => {
+            vec![Err((1, format!("{format} is not a document format")))]
+        }
+    };
+    items
+        .into_iter()
+        .map(|r| r.map_err(|(entry, m)| bad_record(path, entry, m)))
+        .collect()
+}
+
+pub(crate) use feeds::listing_day;
+
+/// Why `text` is not a well-formed XML document (with line and column), if it is not.
+pub(crate) fn xml_error(text: &str) -> Option<String> {
+    let doc = feeds::parse_document(text);
+    match (doc.error, doc.root) {
+        (Some(e), _) => Some(e),
+        (None, None) => Some("no XML element found".to_string()),
+        (None, Some(_)) => None,
+    }
+}
+pub(crate) use oai::parse_page as parse_oai_page;
 
 /// A whole document as text, without a UTF-8 byte-order mark.
 fn read_document(path: &Path) -> Result<String> {
@@ -509,13 +546,13 @@ mod tests {
         let err = "atom".parse::<Format>().unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown input format `atom`; expected one of: jsonl, arxiv-atom, arxiv-rss, hf-daily, kaggle, csv"
+            "unknown input format `atom`; expected one of: jsonl, arxiv-atom, arxiv-rss, hf-daily, kaggle, csv, arxiv-oai"
         );
     }
 
     #[test]
     fn detection_from_snippets() {
-        let cases: [(&str, Format); 8] = [
+        let cases: [(&str, Format); 9] = [
             ("{\"id\": \"2601.00001\", \"title\": \"T\", \"summary\": \"\"}\n", Format::Jsonl),
             ("\u{feff}  {\"id\": \"0704.0001\", \"title\": \"T\", \"categories\": \"hep-ph\"}", Format::KaggleJsonl),
             ("{\"id\": \"0704.0001\", \"title\": \"T\", \"versions\": []}", Format::KaggleJsonl),
@@ -524,6 +561,7 @@ mod tests {
             ("<feed xmlns=\"http://www.w3.org/2005/Atom\"><id>http://rss.arxiv.org/atom/cs</id></feed>", Format::ArxivRss),
             ("<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry/></feed>", Format::ArxivAtom),
             ("ID,Title,Abstract\n1,T,A\n", Format::Csv),
+            ("<?xml version=\"1.0\"?>\n<OAI-PMH xmlns=\"http://www.openarchives.org/OAI/2.0/\"><ListRecords/></OAI-PMH>", Format::ArxivOai),
         ];
         for (text, want) in cases {
             assert_eq!(detect_bytes(text.as_bytes()), Ok(want), "{text:?}");
