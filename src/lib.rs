@@ -4,11 +4,15 @@
 //! [`embed::Embedder`] (a Candle BERT sentence-transformer) and kept in a local library.
 //! Users' profiles live in the library too ([`library::profiles`]); [`recommend`] trains
 //! them with [`rank`] and lists a day's best papers, which [`render`] prints as a table,
-//! JSON, Markdown, HTML or an Atom feed. The `paperscout` binary only parses arguments
+//! JSON, Markdown, HTML or an Atom feed;
+//! [`delivery`] writes each user's daily feed and digest and mails it, as
+//! [`config`] (`LIBRARY/config.toml`) says. The `paperscout` binary only parses arguments
 //! and calls [`cli`].
 
 pub mod bibtex;
 pub mod cli;
+pub mod config;
+pub mod delivery;
 pub mod embed;
 pub mod error;
 pub mod eval;
