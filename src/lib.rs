@@ -5,12 +5,16 @@
 //! Users' profiles live in the library too ([`library::profiles`]); [`recommend`] trains
 //! them with [`rank`] and lists a day's best papers, which [`render`] prints as a table,
 //! JSON, Markdown, HTML or an Atom feed. [`fetch`] brings each day's papers from arXiv
-//! and Hugging Face over HTTP. The `paperscout` binary only parses arguments
+//! and Hugging Face over HTTP; [`delivery`] writes each user's daily feed and digest and
+//! mails it, as [`config`] (`LIBRARY/config.toml`) says. The `paperscout` binary only
+//! parses arguments
 //! and calls [`cli`].
 
 pub mod app;
 pub mod bibtex;
 pub mod cli;
+pub mod config;
+pub mod delivery;
 pub mod embed;
 pub mod error;
 pub mod eval;

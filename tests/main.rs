@@ -3,6 +3,7 @@
 mod common;
 
 mod cli;
+mod delivery;
 mod embed;
 mod eval;
 mod fetch;

@@ -109,6 +109,10 @@ pub struct Profile {
     pub shown: Vec<Shown>,
     #[serde(default)]
     pub history: Vec<Event>,
+    /// Where the daily digest is mailed (one checked address, see [`check_email`]);
+    /// absent in profiles written before there was mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl Profile {
@@ -126,6 +130,7 @@ impl Profile {
             external: Vec::new(),
             shown: Vec::new(),
             history: Vec::new(),
+            email: None,
         }
     }
 
@@ -272,6 +277,25 @@ impl Profile {
             .collect()
     }
 
+    /// Mail the daily digest to `address` (checked with [`check_email`]; surrounding
+    /// whitespace is dropped).
+    pub fn set_email(&mut self, address: &str, now: DateTime<Utc>) -> Result<()> {
+        let address = address.trim();
+        check_email(address)?;
+        self.email = Some(address.to_string());
+        self.record(now, "email", vec![address.to_string()]);
+        Ok(())
+    }
+
+    /// Stop mailing the digest. Returns whether there was an address.
+    pub fn remove_email(&mut self, now: DateTime<Utc>) -> bool {
+        let had = self.email.take().is_some();
+        if had {
+            self.record(now, "remove-email", Vec::new());
+        }
+        had
+    }
+
     /// Whether the profile has anything to rank by.
     pub fn is_empty(&self) -> bool {
         self.likes.is_empty() && self.interests.is_empty() && self.external.is_empty()
@@ -286,6 +310,52 @@ pub fn check_user(user: &str) -> Result<()> {
         return Err(Error::Invalid(format!(
             "user name {user:?}: expected 1-64 characters out of letters, digits, '.', '_', '-', '@', not starting with '.'"
         )));
+    }
+    Ok(())
+}
+
+/// Why `address` cannot receive digests, if it cannot: one bare `local@domain` address
+/// (no display name, no list), at most 254 characters, without spaces, control
+/// characters (a CR/LF could forge mail headers) or the characters mail syntax quotes;
+/// the domain made of dot-separated labels.
+pub fn check_email(address: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::Invalid(format!(
+            "mail address {address:?}: {why}; expected one address like ada@example.org"
+        )))
+    };
+    if address.is_empty() || address.len() > 254 {
+        return bad("expected 1-254 characters");
+    }
+    if let Some(c) = address
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control())
+    {
+        return bad(&format!("contains {c:?}"));
+    }
+    if let Some(c) = address
+        .chars()
+        .find(|c| matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | ':' | '"' | '[' | ']' | '\\'))
+    {
+        return bad(&format!("contains {c:?}"));
+    }
+    let Some((local, domain)) = address.split_once('@') else {
+        return bad("no '@'");
+    };
+    if domain.contains('@') {
+        return bad("more than one '@'");
+    }
+    if local.is_empty() || local.len() > 64 || local.starts_with('.') || local.ends_with('.') {
+        return bad("the part before '@' must be 1-64 characters, not starting or ending with '.'");
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    if !domain.split('.').all(label_ok) {
+        return bad("the domain must be labels of letters, digits and '-' separated by '.'");
     }
     Ok(())
 }
@@ -471,6 +541,45 @@ mod tests {
         assert!(!same_day.contains("x") && same_day.contains("y") && same_day.contains("z"));
         let next_day = p.seen(day.succ_opt().unwrap());
         assert!(next_day.contains("x") && next_day.len() == 3);
+    }
+
+    #[test]
+    fn email_addresses_are_checked_and_old_profiles_load() {
+        for ok in ["ada@example.org", "a.b+tag@x.co", "x@localhost", "é@exämple.de"] {
+            check_email(ok).unwrap();
+        }
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.org",
+            "a@b@c",
+            "a b@x.org",
+            "ada@x.org\r\nBcc: eve@x.org",
+            "ada@x.org\n",
+            "Ada <ada@x.org>",
+            "a@x.org,b@x.org",
+            "a@-x.org",
+            "a@x..org",
+            ".a@x.org",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad:?}");
+        }
+        let mut p = Profile::new("ada", t(0));
+        assert!(p.set_email("ada@x.org\r\nBcc: eve@x.org", t(1)).is_err());
+        assert_eq!(p.email, None, "a refused address changes nothing");
+        p.set_email(" ada@example.org ", t(2)).unwrap();
+        assert_eq!(p.email.as_deref(), Some("ada@example.org"));
+        assert!(p.remove_email(t(3)));
+        assert!(!p.remove_email(t(4)));
+        assert_eq!(p.email, None);
+        let actions: Vec<&str> = p.history.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["email", "remove-email"]);
+        // A profile written before mail existed has no `email` key and loads.
+        let old = serde_json::to_value(Profile::new("bob", t(0))).unwrap();
+        assert!(old.get("email").is_none());
+        let back: Profile = serde_json::from_value(old).unwrap();
+        assert_eq!(back.email, None);
     }
 
     #[test]
