@@ -101,6 +101,15 @@ pub enum Command {
     Search(SearchArgs),
     /// Embed texts in bulk: streaming, resumable, to JSON Lines, .npy or .safetensors.
     Embed(EmbedArgs),
+    /// Fetch papers over HTTP (arXiv's daily listing feed, OAI-PMH, Hugging Face
+    /// daily papers) and add them to the library.
+    Fetch(FetchArgs),
+    /// The unattended daily run: fetch the day, add it, and for every user rank it,
+    /// write their feed and digest, and mail it (once per user and day).
+    Daily(DailyArgs),
+    /// The library's settings (LIBRARY/config.toml and the environment).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Replay a dated corpus with simulated users; print nDCG@10 and P@10 of the
     /// paperscout ranker and of the baselines (random, mean of likes,
     /// zotero-arxiv-daily, arxiv-sanity-lite) computed in the same run.
@@ -166,6 +175,55 @@ pub struct IngestArgs {
     pub model: ModelArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Where from: rss or atom (arXiv's listing feed of the current day), oai (arXiv's
+    /// OAI-PMH, for backfills and catching up: from the last harvest, or --from), hf
+    /// (Hugging Face daily papers of --from, default today).
+    #[arg(long, default_value = "rss")]
+    pub source: String,
+    /// arXiv categories (cs.IR,cs.CL) or, for oai, sets (cs, physics:cond-mat);
+    /// default: [fetch] categories of config.toml.
+    #[arg(long, value_delimiter = ',')]
+    pub categories: Vec<String>,
+    /// oai: first day (default: the day after the last harvest); hf: the day.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// oai: last day (inclusive).
+    #[arg(long)]
+    pub until: Option<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DailyArgs {
+    /// The day to deliver (YYYY-MM-DD). Default: the day of the current listing feed.
+    #[arg(long)]
+    pub date: Option<String>,
+    /// arXiv categories to fetch; default: [fetch] categories of config.toml.
+    #[arg(long, value_delimiter = ',')]
+    pub categories: Vec<String>,
+    /// Folder of USER.atom and USER/DATE.html; default: [output] dir of config.toml.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write feeds and digests, send no mail.
+    #[arg(long)]
+    pub no_email: bool,
+    /// Fetch nothing: deliver a day the library already holds (with --date).
+    #[arg(long)]
+    pub no_fetch: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the settings in force (file, environment, defaults), the SMTP password
+    /// hidden.
+    Show,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum LibraryCommand {
     /// Papers, listing days, categories, model and index of the library.
@@ -190,16 +248,22 @@ pub struct ProfileArgs {
 #[derive(Debug, Subcommand)]
 pub enum ProfileAction {
     /// Like papers (ids in any arXiv version, or arXiv abs/pdf URLs); creates the profile.
+    /// A paper the library does not hold yet is fetched from the arXiv API and
+    /// embedded first.
     Like {
         /// Paper ids (2401.01234, 2401.01234v2, hep-th/9901001) or arXiv URLs.
         #[arg(required = true)]
         ids: Vec<String>,
+        #[command(flatten)]
+        model: ModelArgs,
     },
     /// Dislike papers: they become negatives of the profile model.
     Dislike {
         /// Paper ids or arXiv URLs.
         #[arg(required = true)]
         ids: Vec<String>,
+        #[command(flatten)]
+        model: ModelArgs,
     },
     /// Forget likes or dislikes.
     Unlike {
@@ -228,6 +292,15 @@ pub enum ProfileAction {
         file: PathBuf,
         #[command(flatten)]
         model: ModelArgs,
+    },
+    /// Where the daily digest is mailed; with --remove, mail no more.
+    Email {
+        /// One address, local@domain.
+        #[arg(required_unless_present = "remove")]
+        address: Option<String>,
+        /// Remove the address: no more mail (feeds and digests are still written).
+        #[arg(long, conflicts_with = "address")]
+        remove: bool,
     },
     /// Print the profile.
     Show {
@@ -367,8 +440,149 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Similar(ref args) => run_similar(&library()?, args),
         Command::Search(ref args) => run_search(&library()?, &models(&args.model)?, args),
         Command::Embed(ref args) => run_embed(&models(&args.model)?, args),
+        Command::Fetch(ref args) => run_fetch(&library()?, &models(&args.model)?, args),
+        Command::Daily(ref args) => run_daily(&library()?, &models(&args.model)?, args),
+        Command::Config(ConfigCommand::Show) => {
+            print!(
+                "{}",
+                crate::config::Config::load(&library()?)?.to_toml_string()
+            );
+            Ok(())
+        }
         Command::Eval(ref args) => run_eval(args),
     }
+}
+
+fn run_fetch(dir: &std::path::Path, models: &Models, args: &FetchArgs) -> Result<()> {
+    let source = match args.source.as_str() {
+        "rss" => crate::config::Source::Rss,
+        "atom" => crate::config::Source::Atom,
+        "oai" => crate::config::Source::Oai,
+        "hf" => crate::config::Source::Hf,
+        other => {
+            return Err(Error::Invalid(format!(
+                "unknown source {other:?}: expected rss, atom, oai or hf"
+            )))
+        }
+    };
+    let req = app::fetch::FetchRequest {
+        source,
+        categories: args.categories.clone(),
+        from: args
+            .from
+            .as_deref()
+            .map(|d| query::parse_day("--from", d))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|d| query::parse_day("--until", d))
+            .transpose()?,
+    };
+    let r = app::fetch::fetch(dir, models, &req)?;
+    let t = &r.totals;
+    println!(
+        "fetched {} papers ({}{}): {} new, {} updated, {} re-embedded, {} unchanged; library now {} papers",
+        r.fetched,
+        args.source,
+        r.day.map(|d| format!(", listing day {d}")).unwrap_or_default(),
+        t.new,
+        t.metadata_only,
+        t.reembedded,
+        t.unchanged,
+        r.papers
+    );
+    print_skipped(&r.skipped);
+    Ok(())
+}
+
+fn print_skipped(skipped: &[String]) {
+    if skipped.is_empty() {
+        return;
+    }
+    eprintln!(
+        "skipped {} entr(ies) that could not be read:",
+        skipped.len()
+    );
+    for s in skipped.iter().take(20) {
+        eprintln!("  {}", terminal_text(s));
+    }
+}
+
+fn run_daily(dir: &std::path::Path, models: &Models, args: &DailyArgs) -> Result<()> {
+    let opts = app::daily::DailyOptions {
+        date: args
+            .date
+            .as_deref()
+            .map(|d| query::parse_day("--date", d))
+            .transpose()?,
+        categories: args.categories.clone(),
+        out: args.out.clone(),
+        no_email: args.no_email,
+        no_fetch: args.no_fetch,
+    };
+    if opts.no_fetch && opts.date.is_none() {
+        return Err(Error::Invalid(
+            "--no-fetch needs --date: which day to deliver".into(),
+        ));
+    }
+    let r = app::daily::daily(dir, models, &opts)?;
+    for (source, f) in &r.fetched {
+        println!(
+            "fetched {:?}: {} papers, {} new, {} updated",
+            source, f.fetched, f.totals.new, f.totals.metadata_only
+        );
+        print_skipped(&f.skipped);
+    }
+    let day = r.day.map(|d| d.to_string()).unwrap_or_default();
+    if r.day_papers == 0 {
+        println!("daily {day}: no papers listed that day in the library; nothing sent");
+        return Ok(());
+    }
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for (user, outcome) in &r.users {
+        use crate::delivery::UserOutcome as O;
+        let (key, line) = match outcome {
+            Ok(O::Sent { to, items }) => ("sent", format!("mailed {items} papers to {to}")),
+            Ok(O::AlreadySent) => ("already sent", "already mailed by an earlier run".into()),
+            Ok(O::Unknown) => (
+                "unknown",
+                "an earlier run died while mailing: it may have gone out; not sent again".into(),
+            ),
+            Ok(O::NoItems) => ("nothing to send", "no papers for this user today".into()),
+            Ok(O::NoAddress) => (
+                "no address",
+                "feed and digest written; no mail address (profile USER email ADDRESS)".into(),
+            ),
+            Ok(O::NotMailed) => ("not mailed", "feed and digest written; mail is off".into()),
+            Ok(O::Failed { reason }) => ("failed", format!("FAILED: {reason}")),
+            Err(e) => ("failed", format!("FAILED: {e}")),
+        };
+        *counts.entry(key).or_default() += 1;
+        println!("  {user}: {}", terminal_text(&line));
+    }
+    for user in &r.idle {
+        println!("  {user}: nothing to rank by yet (no likes or interests)");
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    println!(
+        "daily {day}: {} papers, {} user(s): {}; feeds and digests in {}",
+        r.day_papers,
+        r.users.len() + r.idle.len(),
+        if summary.is_empty() {
+            "none".to_string()
+        } else {
+            summary.join(", ")
+        },
+        r.out.display()
+    );
+    let failed = r.failures();
+    if failed > 0 {
+        return Err(Error::Invalid(format!(
+            "daily {day}: {failed} user(s) failed (see above); the next run retries them"
+        )));
+    }
+    Ok(())
 }
 
 fn run_ingest(dir: &std::path::Path, models: &Models, args: &IngestArgs) -> Result<()> {
@@ -566,9 +780,24 @@ fn run_profile(dir: &std::path::Path, before: &ModelArgs, args: &ProfileArgs) ->
     profiles::check_user(&args.user)?;
     let user = args.user.as_str();
     match &args.action {
-        ProfileAction::Like { ids } | ProfileAction::Dislike { ids } => {
+        ProfileAction::Like { ids, model } | ProfileAction::Dislike { ids, model } => {
             let like = matches!(args.action, ProfileAction::Like { .. });
-            let lib = app::open_library(dir)?;
+            let mut lib = app::open_library(dir)?;
+            let unknown: Vec<String> = ids
+                .iter()
+                .filter(|i| lib.get(&crate::paper::canonical_id(i)).is_none())
+                .cloned()
+                .collect();
+            if !unknown.is_empty() {
+                let models = Models::new(model.spec(before)?);
+                let got = app::fetch::fetch_missing(dir, &models, &unknown)?;
+                eprintln!(
+                    "fetched {} paper(s) the library did not hold from the arXiv API: {}",
+                    got.len(),
+                    got.join(", ")
+                );
+                lib = app::open_library(dir)?;
+            }
             let out = app::profile::mark(&lib, user, ids, like)?;
             println!(
                 "{user}: {} {} new paper(s); {} liked, {} disliked",
@@ -618,6 +847,21 @@ fn run_profile(dir: &std::path::Path, before: &ModelArgs, args: &ProfileArgs) ->
             );
             if !r.skipped.is_empty() {
                 println!("skipped: {}", terminal_text(&r.skipped.join(", ")));
+            }
+        }
+        ProfileAction::Email { address, remove } => {
+            let store = Profiles::new(dir);
+            let mut edit = store.edit(user, profiles::now())?;
+            match address {
+                Some(a) if !*remove => edit.profile.set_email(a, profiles::now())?,
+                _ => {
+                    edit.profile.remove_email(profiles::now());
+                }
+            }
+            let p = edit.save()?;
+            match &p.email {
+                Some(a) => println!("{user}: the daily digest goes to {a}"),
+                None => println!("{user}: no mail address; the daily digest is not mailed"),
             }
         }
         ProfileAction::Show { format } => {

@@ -28,9 +28,9 @@ use crate::common;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
-struct Req {
+pub(crate) struct Req {
     at: Instant,
-    path: String,
+    pub(crate) path: String,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
 }
@@ -52,7 +52,7 @@ impl Req {
 }
 
 /// What the server does with a request.
-enum Reply {
+pub(crate) enum Reply {
     Full {
         status: u16,
         headers: Vec<(String, String)>,
@@ -66,7 +66,7 @@ enum Reply {
     Truncated { body: Vec<u8>, send: usize },
 }
 
-fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
+pub(crate) fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
     Reply::Full {
         status: 200,
         headers: vec![("Content-Type".into(), content_type.into())],
@@ -74,7 +74,7 @@ fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
     }
 }
 
-fn status(code: u16, headers: &[(&str, &str)], body: &str) -> Reply {
+pub(crate) fn status(code: u16, headers: &[(&str, &str)], body: &str) -> Reply {
     Reply::Full {
         status: code,
         headers: headers
@@ -87,15 +87,15 @@ fn status(code: u16, headers: &[(&str, &str)], body: &str) -> Reply {
 
 type Handler = dyn Fn(&Req, usize) -> Reply + Send + Sync;
 
-struct Stub {
-    base: String,
+pub(crate) struct Stub {
+    pub(crate) base: String,
     log: Arc<Mutex<Vec<Req>>>,
 }
 
 impl Stub {
     /// Start a server; `handler(request, n)` answers, `n` counting from 0 the requests
     /// to the same path before this one.
-    fn start(handler: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static) -> Stub {
+    pub(crate) fn start(handler: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static) -> Stub {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let log: Arc<Mutex<Vec<Req>>> = Arc::default();
@@ -112,7 +112,7 @@ impl Stub {
         Stub { base, log }
     }
 
-    fn requests(&self) -> Vec<Req> {
+    pub(crate) fn requests(&self) -> Vec<Req> {
         self.log.lock().unwrap().clone()
     }
 }
@@ -290,17 +290,17 @@ fn march_records(listing: &str, category: &str) -> Vec<Value> {
         .collect()
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
-fn str_of(v: &Value, k: &str) -> String {
+pub(crate) fn str_of(v: &Value, k: &str) -> String {
     v[k].as_str().unwrap_or_default().to_string()
 }
 
-fn authors_of(v: &Value) -> Vec<String> {
+pub(crate) fn authors_of(v: &Value) -> Vec<String> {
     v["authors"]
         .as_array()
         .unwrap()
@@ -309,7 +309,7 @@ fn authors_of(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn cats_of(v: &Value) -> Vec<String> {
+pub(crate) fn cats_of(v: &Value) -> Vec<String> {
     v["categories"]
         .as_array()
         .unwrap()
@@ -320,7 +320,7 @@ fn cats_of(v: &Value) -> Vec<String> {
 
 /// An arXiv RSS 2.0 listing of `records` for `category` on `pub_date` in the
 /// current (2024+) format: `new` when the category is the primary one, else `cross`.
-fn rss_listing(records: &[Value], category: &str, pub_date: &str) -> String {
+pub(crate) fn rss_listing(records: &[Value], category: &str, pub_date: &str) -> String {
     let mut items = String::new();
     for r in records {
         let id = str_of(r, "id");

@@ -3,6 +3,7 @@
 mod common;
 
 mod cli;
+mod daily;
 mod delivery;
 mod embed;
 mod eval;

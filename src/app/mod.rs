@@ -4,7 +4,9 @@
 //! these and only format what comes back; nothing here parses arguments, prints, or
 //! knows about HTTP.
 
+pub mod daily;
 pub mod embed;
+pub mod fetch;
 pub mod ingest;
 pub mod profile;
 pub mod query;

@@ -1,0 +1,231 @@
+//! `paperscout daily` end to end, as issue 12 says it will be checked: a library of
+//! earlier papers, two users with likes and addresses, a loopback stand-in for arXiv
+//! whose first listing request is answered 503 + `Retry-After: 1`, a loopback SMTP
+//! sink; then the same command again.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::common::{self, Tiny};
+use crate::delivery::{parse, Sink};
+use crate::fetch::{ok, rss_listing, status, Stub};
+
+const DAY: &str = "2026-05-29";
+
+fn run(args: &[&str], envs: &[(&str, String)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_paperscout"));
+    c.args(args)
+        .env_remove("PAPERSCOUT_MODEL")
+        .env_remove("PAPERSCOUT_LIBRARY")
+        .env_remove("PAPERSCOUT_SMTP_URL")
+        .env_remove("PAPERSCOUT_MAIL_FROM")
+        .env_remove("RUST_LOG");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("run paperscout")
+}
+
+fn ok_run(args: &[&str], envs: &[(&str, String)]) -> String {
+    let out = run(args, envs);
+    assert!(
+        out.status.success(),
+        "paperscout {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sample() -> Vec<Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-2026-05.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn daily_fetches_the_day_mails_each_user_once_and_writes_valid_feeds() {
+    let (_m, model) = common::tiny_model(&Tiny::default());
+    let model = model.to_str().unwrap().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    let l = lib.to_str().unwrap().to_string();
+    let out = tmp.path().join("out");
+
+    // The library holds the sample's earlier days; the 29th is today's listing.
+    let records = sample();
+    let (today, earlier): (Vec<Value>, Vec<Value>) =
+        records.into_iter().partition(|r| r["listing_date"] == DAY);
+    let earlier_file = tmp.path().join("earlier.jsonl");
+    let text: Vec<String> = earlier.iter().map(|r| r.to_string()).collect();
+    std::fs::write(&earlier_file, text.join("\n")).unwrap();
+    ok_run(
+        &[
+            "--model",
+            &model,
+            "--library",
+            &l,
+            "ingest",
+            earlier_file.to_str().unwrap(),
+            "-q",
+        ],
+        &[],
+    );
+    let wanted = ["cs.CV", "cs.LG"];
+    let listed: Vec<Value> = today
+        .into_iter()
+        .filter(|r| {
+            r["categories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| wanted.contains(&c.as_str().unwrap()))
+        })
+        .collect();
+    assert!(listed.len() > 10, "{}", listed.len());
+    let feed = rss_listing(&listed, "cs.CV", "Fri, 29 May 2026 00:00:00 -0400");
+
+    // Two users with likes of earlier papers and an address each.
+    for (user, like) in [("ada", &earlier[0]), ("bo", &earlier[40])] {
+        let id = like["id"].as_str().unwrap();
+        ok_run(&["--library", &l, "profile", user, "like", id], &[]);
+        ok_run(
+            &[
+                "--library",
+                &l,
+                "profile",
+                user,
+                "email",
+                &format!("{user}@example.org"),
+            ],
+            &[],
+        );
+    }
+
+    let stub = Stub::start(move |req, n| {
+        if req.path.starts_with("/rss/") && n == 0 {
+            status(503, &[("Retry-After", "1")], "busy")
+        } else if req.path.starts_with("/rss/") {
+            ok("application/rss+xml", feed.clone())
+        } else {
+            status(404, &[], "not here")
+        }
+    });
+    let sink = Sink::start();
+    let envs = vec![
+        ("PAPERSCOUT_ARXIV_RSS_URL", stub.base.clone()),
+        ("PAPERSCOUT_ARXIV_OAI_URL", format!("{}/oai", stub.base)),
+        (
+            "PAPERSCOUT_ARXIV_API_URL",
+            format!("{}/api/query", stub.base),
+        ),
+        ("PAPERSCOUT_HF_URL", stub.base.clone()),
+        ("PAPERSCOUT_SMTP_URL", format!("smtp://{}", sink.addr)),
+        (
+            "PAPERSCOUT_MAIL_FROM",
+            "paperscout <robot@example.org>".to_string(),
+        ),
+    ];
+    let args = [
+        "--model",
+        &model,
+        "--library",
+        &l,
+        "daily",
+        "--categories",
+        "cs.CV,cs.LG",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let said = ok_run(&args, &envs);
+    assert!(said.contains(&format!("daily {DAY}")), "{said}");
+    let rss: Vec<_> = stub
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/rss/"))
+        .collect();
+    assert_eq!(rss.len(), 2, "the 503 was retried once");
+    assert_eq!(rss[0].path, "/rss/cs.CV+cs.LG");
+
+    // Every paper of the listing is in the library, listed on the day.
+    let stats = ok_run(
+        &["--library", &l, "library", "stats", "--format", "json"],
+        &[],
+    );
+    let stats: Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(
+        stats["papers"].as_u64().unwrap() as usize,
+        earlier.len() + listed.len()
+    );
+    let lib_open = paperscout::library::Library::open_any_model(&lib).unwrap();
+    for r in &listed {
+        let p = lib_open
+            .get(r["id"].as_str().unwrap())
+            .expect("listed paper stored");
+        assert_eq!(p.listed.map(|d| d.to_string()).as_deref(), Some(DAY));
+    }
+
+    // One mail per user, both parts, the day's papers best first.
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    for user in ["ada", "bo"] {
+        let addr = format!("{user}@example.org");
+        assert_eq!(sink.mails_to(&addr), 1);
+        let mail = mails.iter().find(|m| m.to.contains(&addr)).unwrap();
+        let parsed = parse(mail);
+        let text = parsed.part("text/plain");
+        let html = parsed.part("text/html");
+        let listing = ok_run(
+            &[
+                "--library",
+                &l,
+                "recommend",
+                user,
+                "--date",
+                DAY,
+                "--format",
+                "json",
+                "--no-record",
+                "--top",
+                "20",
+            ],
+            &[],
+        );
+        let listing: Value = serde_json::from_str(&listing).unwrap();
+        let ids: Vec<&str> = listing["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect();
+        assert!(!ids.is_empty());
+        let at: Vec<usize> = ids
+            .iter()
+            .map(|id| {
+                text.find(id)
+                    .unwrap_or_else(|| panic!("{id} not in the mail:\n{text}"))
+            })
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "not best first: {at:?}");
+        assert!(html.contains(ids[0]));
+        // The feed is valid Atom and names the day's best paper.
+        let atom = std::fs::read_to_string(out.join(format!("{user}.atom"))).unwrap();
+        paperscout::render::validate_atom(&atom).unwrap();
+        assert!(atom.contains(ids[0]));
+        assert!(out.join(user).join(format!("{DAY}.html")).is_file());
+    }
+
+    // The same command again sends nothing.
+    let said = ok_run(&args, &envs);
+    assert_eq!(
+        sink.mails().len(),
+        2,
+        "the second run mailed again:\n{said}"
+    );
+    assert!(said.contains("2 already sent"), "{said}");
+}
