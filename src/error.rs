@@ -69,6 +69,11 @@ pub enum Error {
     /// Ids that are not in the library.
     #[error("unknown paper id(s): {}", .0.join(", "))]
     UnknownIds(Vec<String>),
+
+    /// Another process holds a lock this operation needs (an embed output being
+    /// written, a profile being changed); `message` says who and what to do.
+    #[error("{path}: {message}")]
+    Busy { path: PathBuf, message: String },
 }
 
 impl Error {

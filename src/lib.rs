@@ -12,6 +12,7 @@ pub mod cli;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod fsio;
 pub mod ingest;
 pub mod job;
 pub mod library;

@@ -507,11 +507,13 @@ fn model_mismatch_is_refused() {
     w.finish().unwrap();
     let mut other_hash = model();
     other_hash.sha256 = "ff".repeat(32);
-    let mut other_name = model();
-    other_name.name = "BAAI/bge-small-en-v1.5".into();
     let mut other_dim = model();
     other_dim.dimension = 768;
-    for other in [other_hash, other_name, other_dim] {
+    // The same weights under another name are the same model (issue 10.13).
+    let mut other_name = model();
+    other_name.name = "minilm".into();
+    Library::open(dir.path(), &other_name).unwrap();
+    for other in [other_hash, other_dim] {
         let err = Library::open(dir.path(), &other).unwrap_err();
         assert!(matches!(err, Error::ModelMismatch { .. }), "{err}");
         let msg = err.to_string();
@@ -756,9 +758,13 @@ fn damaged_files_give_clear_errors_never_panics() {
         (
             "manifest of a newer format",
             edit("manifest.json".into(), |b| {
-                let s = String::from_utf8(b.clone())
-                    .unwrap()
-                    .replace("\"format_version\": 1", "\"format_version\": 99");
+                let s = String::from_utf8(b.clone()).unwrap().replace(
+                    &format!(
+                        "\"format_version\": {}",
+                        paperscout::library::FORMAT_VERSION
+                    ),
+                    "\"format_version\": 99",
+                );
                 *b = s.into_bytes();
             }),
             "format version 99",
