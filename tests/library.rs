@@ -1141,16 +1141,18 @@ fn format_v1_fixture_still_opens_and_answers() {
     }
 }
 
-/// Writes tests/fixtures/library. Only on a deliberate format change: run with
-/// `PAPERSCOUT_WRITE_LIBRARY_FIXTURE=1 cargo test -- --ignored write_library_fixture`,
-/// and keep the old fixture as a test of the old version.
+/// Writes tests/fixtures/library-vN for the current format version N (never over the
+/// version 1 fixture in tests/fixtures/library). Only on a deliberate format change:
+/// run with `PAPERSCOUT_WRITE_LIBRARY_FIXTURE=1 cargo test -- --ignored
+/// write_library_fixture`, and keep the old fixture as a test of the old version.
 #[test]
 #[ignore = "writes the stored fixture; see its doc comment"]
 fn write_library_fixture() {
     if std::env::var_os(FIXTURE_ENV).is_none() {
         return;
     }
-    let dir = fixture_dir();
+    let dir =
+        fixture_dir().with_file_name(format!("library-v{}", paperscout::library::FORMAT_VERSION));
     if dir.exists() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
