@@ -231,40 +231,56 @@ impl Library {
             line: line as u64,
             message,
         };
-        let mut lines = 0;
         if !log.is_empty() && log.last() != Some(&b'\n') {
             return Err(log_err(
                 1,
                 "the committed part does not end with a newline: the papers log is corrupt".into(),
             ));
         }
-        for (i, line) in log.split(|b| *b == b'\n').enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            lines += 1;
-            let rec: Record = serde_json::from_slice(line)
-                .map_err(|e| log_err(i + 1, format!("corrupt paper record: {e}")))?;
-            // The text hash was computed from this title and abstract when the vector
-            // was made: a record that no longer matches it was edited or damaged.
-            if text_sha256(&rec.paper) != rec.text_sha256 {
-                return Err(log_err(
-                    i + 1,
-                    format!(
-                        "paper {}: its title and abstract do not match the text hash stored with its vector (sha256 {}): the papers log was edited or damaged (restore it from a backup, or re-ingest into a new library)",
-                        rec.paper.id,
-                        rec.text_sha256.chars().take(12).collect::<String>()
-                    ),
-                ));
-            }
+        // Parsing and re-hashing the records is most of the cost of an open: in
+        // parallel, then applied in order (the last record of an id wins).
+        let numbered: Vec<(usize, &[u8])> = log
+            .split(|b| *b == b'\n')
+            .enumerate()
+            .filter(|(_, line)| !line.is_empty())
+            .map(|(i, line)| (i + 1, line))
+            .collect();
+        let lines = numbered.len();
+        let parsed: Vec<Result<Record>> = {
+            use rayon::prelude::*;
+            numbered
+                .par_iter()
+                .map(|&(n, line)| {
+                    let rec: Record = serde_json::from_slice(line)
+                        .map_err(|e| log_err(n, format!("corrupt paper record: {e}")))?;
+                    // The text hash was computed from this title and abstract when the
+                    // vector was made: a record that no longer matches was edited or
+                    // damaged.
+                    if text_sha256(&rec.paper) != rec.text_sha256 {
+                        return Err(log_err(
+                            n,
+                            format!(
+                                "paper {}: its title and abstract do not match the text hash stored with its vector (sha256 {}): the papers log was edited or damaged (restore it from a backup, or re-ingest into a new library)",
+                                rec.paper.id,
+                                rec.text_sha256.chars().take(12).collect::<String>()
+                            ),
+                        ));
+                    }
+                    Ok(rec)
+                })
+                .collect()
+        };
+        for (&(n, _), rec) in numbered.iter().zip(parsed) {
+            let rec = rec?;
             if rec.row >= rows {
                 return Err(log_err(
-                    i + 1,
+                    n,
                     format!("row {} but the library has {rows} vector rows", rec.row),
                 ));
             }
             lib.put(rec.paper, rec.text_sha256, rec.row);
         }
+        drop(numbered);
         // Each row belongs to at most one paper; a paper's old row is freed by `put`.
         let mut owned = 0;
         for (key, &row) in lib.row_of.iter().enumerate() {
