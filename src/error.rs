@@ -77,6 +77,10 @@ pub enum Error {
     /// the raw answer was kept, when it was.
     #[error("fetching {url}: {message}")]
     Fetch { url: String, message: String },
+    /// Another process holds a lock this operation needs (an embed output being
+    /// written, a profile being changed); `message` says who and what to do.
+    #[error("{path}: {message}")]
+    Busy { path: PathBuf, message: String },
 }
 
 impl Error {

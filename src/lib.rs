@@ -19,6 +19,7 @@ pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod fetch;
+pub mod fsio;
 pub mod ingest;
 pub mod job;
 pub mod library;

@@ -79,12 +79,12 @@ pub fn library_tfidf(lib: &Library) -> Result<Option<Tfidf>> {
 }
 
 fn write_cache(dir: &Path, path: &Path, tfidf: &Option<Tfidf>) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = dir.join(format!("tfidf.{}.tmp", std::process::id()));
+    crate::fsio::ensure_dir(dir)?;
     let json = serde_json::to_vec(tfidf).map_err(|e| Error::Invalid(e.to_string()))?;
-    std::fs::write(&tmp, json).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    // Created afresh (never through a planted link) and removed if the write fails.
+    let tmp = format!("tfidf.{}.tmp", std::process::id());
+    crate::fsio::write_atomic(dir, &tmp, name.as_deref().unwrap_or("tfidf.json"), &json)?;
     for entry in std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .flatten()

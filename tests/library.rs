@@ -507,11 +507,13 @@ fn model_mismatch_is_refused() {
     w.finish().unwrap();
     let mut other_hash = model();
     other_hash.sha256 = "ff".repeat(32);
-    let mut other_name = model();
-    other_name.name = "BAAI/bge-small-en-v1.5".into();
     let mut other_dim = model();
     other_dim.dimension = 768;
-    for other in [other_hash, other_name, other_dim] {
+    // The same weights under another name are the same model (issue 10.13).
+    let mut other_name = model();
+    other_name.name = "minilm".into();
+    Library::open(dir.path(), &other_name).unwrap();
+    for other in [other_hash, other_dim] {
         let err = Library::open(dir.path(), &other).unwrap_err();
         assert!(matches!(err, Error::ModelMismatch { .. }), "{err}");
         let msg = err.to_string();
@@ -756,9 +758,13 @@ fn damaged_files_give_clear_errors_never_panics() {
         (
             "manifest of a newer format",
             edit("manifest.json".into(), |b| {
-                let s = String::from_utf8(b.clone())
-                    .unwrap()
-                    .replace("\"format_version\": 1", "\"format_version\": 99");
+                let s = String::from_utf8(b.clone()).unwrap().replace(
+                    &format!(
+                        "\"format_version\": {}",
+                        paperscout::library::FORMAT_VERSION
+                    ),
+                    "\"format_version\": 99",
+                );
                 *b = s.into_bytes();
             }),
             "format version 99",
@@ -1135,16 +1141,18 @@ fn format_v1_fixture_still_opens_and_answers() {
     }
 }
 
-/// Writes tests/fixtures/library. Only on a deliberate format change: run with
-/// `PAPERSCOUT_WRITE_LIBRARY_FIXTURE=1 cargo test -- --ignored write_library_fixture`,
-/// and keep the old fixture as a test of the old version.
+/// Writes tests/fixtures/library-vN for the current format version N (never over the
+/// version 1 fixture in tests/fixtures/library). Only on a deliberate format change:
+/// run with `PAPERSCOUT_WRITE_LIBRARY_FIXTURE=1 cargo test -- --ignored
+/// write_library_fixture`, and keep the old fixture as a test of the old version.
 #[test]
 #[ignore = "writes the stored fixture; see its doc comment"]
 fn write_library_fixture() {
     if std::env::var_os(FIXTURE_ENV).is_none() {
         return;
     }
-    let dir = fixture_dir();
+    let dir =
+        fixture_dir().with_file_name(format!("library-v{}", paperscout::library::FORMAT_VERSION));
     if dir.exists() {
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -8,6 +8,7 @@ mod delivery;
 mod embed;
 mod eval;
 mod fetch;
+mod hardening_library;
 mod index_search;
 mod ingest;
 mod job;

@@ -6,27 +6,37 @@
 //! the state is written to a temporary file, synced and renamed over the old one. After
 //! a kill at any moment, the state names only bytes that are on disk; bytes after them
 //! are cut off when the job resumes. Owns no row format (see [`super::output`]).
+//!
+//! `lock` is an OS file lock held for the whole run: a second run with the same output
+//! is refused at once ([`Error::Busy`]). The state also records a CRC-32 of the
+//! committed bytes of each data file, checked when a run resumes, so a damaged
+//! checkpoint is refused instead of being carried into the output.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::output::{self, Lengths, OutputFormat, Sink};
 use super::JobOptions;
 use crate::error::{Error, Result};
+use crate::fsio;
+use crate::library::lock::{Holder, WriteLock};
 
-/// Version of the checkpoint layout; a checkpoint of another version is refused.
-pub const CHECKPOINT_VERSION: u32 = 1;
+/// Version of the checkpoint layout this code writes. Version 1 (no checksums) is
+/// still resumed; any other is refused.
+pub const CHECKPOINT_VERSION: u32 = 2;
 
 const STATE: &str = "state.json";
 const STATE_TMP: &str = "state.json.tmp";
+/// The lock a run holds on its checkpoint directory.
+const LOCK: &str = "lock";
 
 /// Every file name paperscout writes in a checkpoint directory: cleaning up removes
 /// these and nothing else, so a directory that happens to hold other files is left
 /// alone.
-const KNOWN_FILES: [&str; 7] = [
+const KNOWN_FILES: [&str; 8] = [
+    LOCK,
     STATE,
     STATE_TMP,
     output::ROWS_JSONL,
@@ -71,6 +81,13 @@ pub(crate) struct State {
     pub ids_bytes: u64,
     /// Bytes the ids will take in a safetensors header.
     pub meta_bytes: u64,
+    /// CRC-32 of the first `data_bytes` bytes of `rows.jsonl` / `rows.f32` (absent in
+    /// version 1 checkpoints, whose data is then not checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_crc32: Option<u32>,
+    /// CRC-32 of the first `ids_bytes` bytes of `ids.jsonl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids_crc32: Option<u32>,
     /// The whole input is done; only building the final file may be left.
     pub finished: bool,
     /// The batching of the run that wrote this (informational: a real model's vectors
@@ -86,6 +103,8 @@ impl State {
             data: self.data_bytes,
             ids: self.ids_bytes,
             meta: self.meta_bytes,
+            data_crc32: self.data_crc32,
+            ids_crc32: self.ids_crc32,
         }
     }
 }
@@ -103,6 +122,8 @@ pub(crate) struct Mark {
 pub(crate) struct Checkpoint {
     pub dir: PathBuf,
     pub state: State,
+    /// Held until the checkpoint is dropped or removed.
+    _lock: WriteLock,
 }
 
 impl Checkpoint {
@@ -110,8 +131,13 @@ impl Checkpoint {
     /// another run is refused; `opts.restart` discards it first.
     pub fn open(output: &Path, id: &Identity, opts: &JobOptions) -> Result<(Self, Sink)> {
         let dir = checkpoint_dir(output);
+        // The directory is ours alone: not a link, no files of anyone else's (they
+        // would be lost when it is removed), and locked for this run.
+        fsio::ensure_dir(&dir)?;
+        refuse_foreign_files(&dir)?;
+        let lock = lock(&dir, output)?;
         if opts.restart {
-            remove_dir(&dir)?;
+            clear(&dir)?;
         }
         let state_path = dir.join(STATE);
         if state_path.is_file() {
@@ -125,7 +151,7 @@ impl Checkpoint {
                 // removing this directory: it finished, so this run starts afresh,
                 // exactly as after a clean finish.
                 tracing::info!(checkpoint = %dir.display(), "previous run had finished; starting over");
-                remove_dir(&dir)?;
+                clear(&dir)?;
             } else {
                 if (state.window, state.batch_tokens, state.max_batch_size)
                     != (opts.window, opts.batch_tokens, opts.max_batch_size)
@@ -143,14 +169,20 @@ impl Checkpoint {
                     records_done = state.records_done,
                     "resuming from checkpoint"
                 );
-                return Ok((Checkpoint { dir, state }, sink));
+                return Ok((
+                    Checkpoint {
+                        dir,
+                        state,
+                        _lock: lock,
+                    },
+                    sink,
+                ));
             }
-        } else if dir.exists() {
+        } else {
             // A run stopped before writing its first state: nothing in it is usable.
-            remove_dir(&dir)?;
+            clear(&dir)?;
         }
 
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let state = State {
             version: CHECKPOINT_VERSION,
             input: id.input.clone(),
@@ -163,13 +195,19 @@ impl Checkpoint {
             data_bytes: 0,
             ids_bytes: 0,
             meta_bytes: 0,
+            data_crc32: Some(0),
+            ids_crc32: Some(0),
             finished: false,
             window: opts.window,
             batch_tokens: opts.batch_tokens,
             max_batch_size: opts.max_batch_size,
         };
         let sink = Sink::open(&dir, id.format, Lengths::default())?;
-        let mut checkpoint = Checkpoint { dir, state };
+        let mut checkpoint = Checkpoint {
+            dir,
+            state,
+            _lock: lock,
+        };
         checkpoint.write_state()?;
         output::sync_parent(&checkpoint.dir)?;
         Ok((checkpoint, sink))
@@ -185,27 +223,72 @@ impl Checkpoint {
         self.state.data_bytes = mark.lengths.data;
         self.state.ids_bytes = mark.lengths.ids;
         self.state.meta_bytes = mark.lengths.meta;
+        self.state.data_crc32 = mark.lengths.data_crc32;
+        self.state.ids_crc32 = mark.lengths.ids_crc32;
+        self.state.version = CHECKPOINT_VERSION;
         self.state.finished = finished;
         self.write_state()
     }
 
     fn write_state(&mut self) -> Result<()> {
-        let tmp = self.dir.join(STATE_TMP);
-        let path = self.dir.join(STATE);
         let mut text = serde_json::to_vec_pretty(&self.state)
             .map_err(|e| Error::Invalid(format!("checkpoint state: {e}")))?;
         text.push(b'\n');
-        let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        file.write_all(&text).map_err(|e| Error::io(&tmp, e))?;
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        output::sync_parent(&path)
+        fsio::write_atomic(&self.dir, STATE_TMP, STATE, &text)
     }
 
-    /// Remove the checkpoint after the output is in place.
+    /// Remove the checkpoint after the output is in place (the lock goes last).
     pub fn remove(self) -> Result<()> {
         remove_dir(&self.dir)
     }
+}
+
+/// Take the lock of checkpoint directory `dir` for a run writing `output`, or refuse at
+/// once: two runs writing one output would corrupt each other's checkpoint.
+fn lock(dir: &Path, output: &Path) -> Result<WriteLock> {
+    match WriteLock::acquire_file(&dir.join(LOCK), Duration::ZERO)? {
+        Ok(lock) => Ok(lock),
+        Err(Holder(holder)) => Err(Error::Busy {
+            path: output.to_path_buf(),
+            message: format!(
+                "another embed run is writing this output and holds its checkpoint {} ({holder}); wait for it to finish, or choose another --output",
+                dir.display()
+            ),
+        }),
+    }
+}
+
+/// Refuse a checkpoint directory holding files paperscout did not write.
+fn refuse_foreign_files(dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        if !KNOWN_FILES.iter().any(|k| name == *k) {
+            return Err(foreign(dir));
+        }
+    }
+    Ok(())
+}
+
+fn foreign(dir: &Path) -> Error {
+    Error::Invalid(format!(
+        "{} holds files paperscout did not write, so it is not removed; move it away and rerun",
+        dir.display()
+    ))
+}
+
+/// Remove the files of a checkpoint but its lock, which the caller holds.
+fn clear(dir: &Path) -> Result<()> {
+    for name in KNOWN_FILES.iter().filter(|n| **n != LOCK) {
+        let path = dir.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(())
 }
 
 fn read_state(dir: &Path, path: &Path) -> Result<State> {
@@ -220,7 +303,7 @@ fn read_state(dir: &Path, path: &Path) -> Result<State> {
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| damaged(format!("not valid JSON ({e})")))?;
     let version = value.get("version").and_then(serde_json::Value::as_u64);
-    if version != Some(u64::from(CHECKPOINT_VERSION)) {
+    if !version.is_some_and(|v| (1..=u64::from(CHECKPOINT_VERSION)).contains(&v)) {
         return Err(damaged(format!(
             "written by another paperscout version (checkpoint format {}, this one reads {CHECKPOINT_VERSION})",
             version.map_or_else(|| "unknown".to_string(), |v| v.to_string())
@@ -290,10 +373,7 @@ fn remove_dir(dir: &Path) -> Result<()> {
         }
     }
     std::fs::remove_dir(dir).map_err(|e| match e.kind() {
-        std::io::ErrorKind::DirectoryNotEmpty => Error::Invalid(format!(
-            "{} holds files paperscout did not write, so it is not removed; move it away and rerun",
-            dir.display()
-        )),
+        std::io::ErrorKind::DirectoryNotEmpty => foreign(dir),
         _ => Error::io(dir, e),
     })
 }

@@ -38,8 +38,12 @@
 //!   ([`CHECKPOINT_VERSION`]), `input` (the [`InputKey`]), `model`, `dim`, `format`,
 //!   `records_done`, `tokens_done`, `input_sha256` (SHA-256 over the first
 //!   `records_done` records, each as u64-LE length + id bytes + u64-LE length + text
-//!   bytes), `data_bytes`, `ids_bytes`, `meta_bytes`, `finished`, and the batching of
+//!   bytes), `data_bytes`, `ids_bytes`, `meta_bytes`, `data_crc32` and `ids_crc32`
+//!   (CRC-32 of those bytes of the data files, checked on resume: a damaged checkpoint
+//!   is refused with a message naming `--restart`), `finished`, and the batching of
 //!   the run that wrote it (`window`, `batch_tokens`, `max_batch_size`).
+//! - `OUT.partial/lock`: the OS file lock a run holds from start to end; a second run
+//!   with the same output is refused at once ([`crate::Error::Busy`]).
 //! - `OUT.partial/rows.jsonl` (JSON Lines: exactly the final file's lines so far), or
 //!   `OUT.partial/rows.f32` (raw little-endian `f32` rows) and `OUT.partial/ids.jsonl`
 //!   (one JSON string per line) for `.npy` and `.safetensors`. Bytes past the lengths in

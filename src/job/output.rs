@@ -6,7 +6,7 @@
 //! place with a rename, so a reader never sees a half-written output. Owns no
 //! checkpoint bookkeeping: [`super::checkpoint`] decides when data is durable.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -114,25 +114,27 @@ pub(crate) struct Lengths {
     pub ids: u64,
     /// Bytes the ids will take in a safetensors header (safetensors only).
     pub meta: u64,
+    /// CRC-32 of the `data` bytes (`None`: unknown, from a version 1 checkpoint).
+    pub data_crc32: Option<u32>,
+    /// CRC-32 of the `ids` bytes.
+    pub ids_crc32: Option<u32>,
 }
 
-/// An append-only data file, with the path for messages.
+/// An append-only data file, with the path for messages and the CRC-32 of everything
+/// in it so far.
 struct DataFile {
     w: BufWriter<File>,
     path: PathBuf,
+    crc: crc32fast::Hasher,
 }
 
 impl DataFile {
     /// Open `path` for appending after its first `len` bytes; anything after them was
-    /// written after the last checkpoint and is dropped.
-    fn open_at(path: PathBuf, len: u64) -> Result<Self> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(len == 0)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+    /// written after the last checkpoint and is dropped. The `len` bytes must have the
+    /// CRC-32 `crc` (when known): otherwise the checkpoint was damaged after it was
+    /// written and is refused. Never opens the file through a link.
+    fn open_at(path: PathBuf, len: u64, crc: Option<u32>) -> Result<Self> {
+        let mut file = crate::fsio::open_append(&path, len == 0)?;
         let actual = file.metadata().map_err(|e| Error::io(&path, e))?.len();
         if actual < len {
             return Err(Error::Invalid(format!(
@@ -140,19 +142,47 @@ impl DataFile {
                 path.display()
             )));
         }
+        let mut hasher = crc32fast::Hasher::new();
+        if len > 0 {
+            let mut prefix = std::io::Read::take(&mut file, len);
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n =
+                    std::io::Read::read(&mut prefix, &mut buf).map_err(|e| Error::io(&path, e))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+        }
+        if let Some(want) = crc {
+            let got = hasher.clone().finalize();
+            if got != want {
+                return Err(Error::Invalid(format!(
+                    "checkpoint file {} is damaged: its first {len} bytes have CRC-32 {got:08x}, its state.json recorded {want:08x}; start over with --restart",
+                    path.display()
+                )));
+            }
+        }
         file.set_len(len).map_err(|e| Error::io(&path, e))?;
         file.seek(SeekFrom::End(0))
             .map_err(|e| Error::io(&path, e))?;
         Ok(DataFile {
             w: BufWriter::with_capacity(1 << 20, file),
             path,
+            crc: hasher,
         })
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.crc.update(bytes);
         self.w
             .write_all(bytes)
             .map_err(|e| Error::io(&self.path, e))
+    }
+
+    fn crc32(&self) -> u32 {
+        self.crc.clone().finalize()
     }
 
     fn sync(&mut self) -> Result<()> {
@@ -201,10 +231,14 @@ impl Sink {
     /// (all zero for a new checkpoint).
     pub fn open(dir: &Path, format: OutputFormat, len: Lengths) -> Result<Self> {
         let out = match format {
-            OutputFormat::Jsonl => Out::Jsonl(DataFile::open_at(dir.join(ROWS_JSONL), len.data)?),
+            OutputFormat::Jsonl => Out::Jsonl(DataFile::open_at(
+                dir.join(ROWS_JSONL),
+                len.data,
+                len.data_crc32,
+            )?),
             OutputFormat::Npy | OutputFormat::Safetensors => Out::Binary {
-                rows: DataFile::open_at(dir.join(ROWS_F32), len.data)?,
-                ids: DataFile::open_at(dir.join(IDS_JSONL), len.ids)?,
+                rows: DataFile::open_at(dir.join(ROWS_F32), len.data, len.data_crc32)?,
+                ids: DataFile::open_at(dir.join(IDS_JSONL), len.ids, len.ids_crc32)?,
                 safetensors: format == OutputFormat::Safetensors,
             },
         };
@@ -215,8 +249,18 @@ impl Sink {
         })
     }
 
+    /// Lengths (and checksums) of what was written so far.
     pub fn lengths(&self) -> Lengths {
-        self.len
+        let (data_crc32, ids_crc32) = match &self.out {
+            Out::Stdout(_) => (None, None),
+            Out::Jsonl(f) => (Some(f.crc32()), None),
+            Out::Binary { rows, ids, .. } => (Some(rows.crc32()), Some(ids.crc32())),
+        };
+        Lengths {
+            data_crc32,
+            ids_crc32,
+            ..self.len
+        }
     }
 
     /// Append one row.
@@ -299,8 +343,8 @@ impl Sink {
             }
             OutputFormat::Npy => {
                 let sidecar_tmp = dir.join(SIDECAR_TMP);
+                let mut w = create(&sidecar_tmp)?;
                 {
-                    let mut w = create(&sidecar_tmp)?;
                     let mut write =
                         |b: &[u8]| w.write_all(b).map_err(|e| Error::io(&sidecar_tmp, e));
                     write(b"[")?;
@@ -313,15 +357,12 @@ impl Sink {
                         write(quoted.as_bytes())
                     })?;
                     write(b"]\n")?;
-                    finish(w, &sidecar_tmp)?;
                 }
                 let header = npy_header(rows, dim);
-                write_final(dir, &header)?;
+                let fin = write_final(dir, &header)?;
                 // The sidecar first: once the .npy is in place, its ids are too.
-                let sidecar = ids_sidecar_path(output);
-                std::fs::rename(&sidecar_tmp, &sidecar).map_err(|e| Error::io(&sidecar, e))?;
-                let tmp = dir.join(FINAL_TMP);
-                std::fs::rename(&tmp, output).map_err(|e| Error::io(output, e))?;
+                persist(w, &sidecar_tmp, &ids_sidecar_path(output))?;
+                persist(fin, &dir.join(FINAL_TMP), output)?;
             }
             OutputFormat::Safetensors => {
                 let mut ids = String::from("[");
@@ -334,9 +375,8 @@ impl Sink {
                 })?;
                 ids.push(']');
                 let header = safetensors_header(rows, dim, &ids, model)?;
-                write_final(dir, &header)?;
-                let tmp = dir.join(FINAL_TMP);
-                std::fs::rename(&tmp, output).map_err(|e| Error::io(output, e))?;
+                let fin = write_final(dir, &header)?;
+                persist(fin, &dir.join(FINAL_TMP), output)?;
             }
         }
         sync_parent(output)
@@ -355,14 +395,19 @@ fn json_string(s: &str) -> Result<String> {
         .map_err(|e| Error::Invalid(format!("cannot write id {s:?} as JSON: {e}")))
 }
 
-fn create(path: &Path) -> Result<BufWriter<File>> {
-    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+/// A file being written under a temporary name: created afresh (never through a
+/// link), removed if anything fails before it is renamed into place.
+fn create(path: &Path) -> Result<BufWriter<crate::fsio::TempFile>> {
+    let file = crate::fsio::TempFile::create(path)?;
     Ok(BufWriter::with_capacity(1 << 20, file))
 }
 
-fn finish(mut w: BufWriter<File>, path: &Path) -> Result<()> {
-    w.flush().map_err(|e| Error::io(path, e))?;
-    w.get_ref().sync_all().map_err(|e| Error::io(path, e))
+/// Flush `w` and rename its file to `to`.
+fn persist(w: BufWriter<crate::fsio::TempFile>, path: &Path, to: &Path) -> Result<()> {
+    let t = w
+        .into_inner()
+        .map_err(|e| Error::io(path, e.into_error()))?;
+    t.persist(to)
 }
 
 /// Each id of `dir/ids.jsonl`, as the JSON string literal it was stored as.
@@ -376,15 +421,15 @@ fn for_each_id(dir: &Path, mut f: impl FnMut(&str) -> Result<()>) -> Result<()> 
     Ok(())
 }
 
-/// `dir/final.tmp` = `header` followed by `dir/rows.f32`, on disk.
-fn write_final(dir: &Path, header: &[u8]) -> Result<()> {
+/// `dir/final.tmp` = `header` followed by `dir/rows.f32`, to be persisted.
+fn write_final(dir: &Path, header: &[u8]) -> Result<BufWriter<crate::fsio::TempFile>> {
     let tmp = dir.join(FINAL_TMP);
     let data = dir.join(ROWS_F32);
     let mut w = create(&tmp)?;
     w.write_all(header).map_err(|e| Error::io(&tmp, e))?;
     let mut rows = File::open(&data).map_err(|e| Error::io(&data, e))?;
     std::io::copy(&mut rows, &mut w).map_err(|e| Error::io(&tmp, e))?;
-    finish(w, &tmp)
+    Ok(w)
 }
 
 /// Make a rename in `path`'s directory durable.

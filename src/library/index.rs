@@ -301,30 +301,18 @@ impl Index {
         if points == 0 {
             return Err("cannot dump an empty index".to_string());
         }
-        for suffix in [".hnsw.graph", ".hnsw.data"] {
-            let leftover = dir.join(format!("{basename}{suffix}"));
-            if leftover.exists() {
-                std::fs::remove_file(&leftover)
-                    .map_err(|e| format!("{}: {e}", leftover.display()))?;
-            }
-        }
-        let dumped = catch_unwind(AssertUnwindSafe(|| self.hnsw.file_dump(dir, basename)));
-        let name = match dumped {
-            Ok(Ok(name)) => name,
-            Ok(Err(e)) => return Err(format!("writing the index dump failed: {e:#}")),
-            Err(_) => return Err("writing the index dump failed (hnsw_rs panicked)".to_string()),
-        };
+        // hnsw_rs creates its files by name, following any link planted there. So it
+        // writes into a directory of our own, made afresh (mkdir never follows a
+        // link), and the files are renamed into the library (a rename replaces a link
+        // at the destination instead of writing through it).
+        let private = dir.join(format!("{basename}{DUMP_TMP_SUFFIX}"));
+        remove_leftover(&private)?;
+        std::fs::create_dir(&private).map_err(|e| format!("{}: {e}", private.display()))?;
+        let moved = dump_into(self, &private, dir, basename);
+        let _ = std::fs::remove_dir_all(&private);
+        let name = moved?;
         let graph = format!("{name}.hnsw.graph");
         let data = format!("{name}.hnsw.data");
-        for f in [&graph, &data] {
-            // hnsw_rs flushes but does not fsync: the manifest must never name a file
-            // whose bytes may still be in the page cache only.
-            OpenOptions::new()
-                .write(true)
-                .open(dir.join(f))
-                .and_then(|f| f.sync_all())
-                .map_err(|e| format!("{f}: {e}"))?;
-        }
         Ok(DumpInfo {
             basename: name,
             points,
@@ -409,6 +397,46 @@ impl Index {
         }
         Ok(index)
     }
+}
+
+/// Suffix of the private directory an index dump is written in before its files are
+/// moved into the library (`index-C.tmp/`); a leftover one is removed.
+pub(crate) const DUMP_TMP_SUFFIX: &str = ".tmp";
+
+/// Remove `path` (a leftover directory of an interrupted dump, or anything else with
+/// its name) without following links.
+fn remove_leftover(path: &Path) -> Result<(), String> {
+    let err = |e: std::io::Error| format!("{}: {e}", path.display());
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(err(e)),
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path).map_err(err),
+        Ok(_) => std::fs::remove_file(path).map_err(err),
+    }
+}
+
+/// Dump `index` into the empty directory `private`, flush both files to disk and move
+/// them into `dir`; the basename hnsw_rs used.
+fn dump_into(index: &Index, private: &Path, dir: &Path, basename: &str) -> Result<String, String> {
+    let dumped = catch_unwind(AssertUnwindSafe(|| index.hnsw.file_dump(private, basename)));
+    let name = match dumped {
+        Ok(Ok(name)) => name,
+        Ok(Err(e)) => return Err(format!("writing the index dump failed: {e:#}")),
+        Err(_) => return Err("writing the index dump failed (hnsw_rs panicked)".to_string()),
+    };
+    for suffix in [".hnsw.graph", ".hnsw.data"] {
+        let f = format!("{name}{suffix}");
+        let from = private.join(&f);
+        // hnsw_rs flushes but does not fsync: the manifest must never name a file
+        // whose bytes may still be in the page cache only.
+        OpenOptions::new()
+            .write(true)
+            .open(&from)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| format!("{f}: {e}"))?;
+        std::fs::rename(&from, dir.join(&f)).map_err(|e| format!("{f}: {e}"))?;
+    }
+    Ok(name)
 }
 
 /// Length and sha256 of `dir/file`.

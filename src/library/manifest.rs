@@ -2,14 +2,15 @@
 //! which data files are current. Also the durable-write helpers every commit uses.
 //! What the data files contain is the store's business (`store.rs`, `writer.rs`).
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::index::{DumpInfo, IndexParams};
 use super::ModelInfo;
+use crate::fsio;
+pub use crate::fsio::{sync_dir, write_atomic};
 use crate::{Error, Result};
 
 /// The `format` string of every manifest.
@@ -17,7 +18,21 @@ pub const FORMAT_NAME: &str = "paperscout-library";
 
 /// The on-disk format this code writes. Bump it on any change an older reader would
 /// misread, and keep a fixture of the old version opening (tests/fixtures/library).
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// Version 2 added the CRC-32 block checksums of the papers log and the vectors file
+/// ([`BlockSums`]). A version 1 library is read as it is (its files are not checked
+/// against checksums it does not have) and upgraded by the next writer to open it:
+/// the checksums of its committed files are computed and a version 2 manifest
+/// committed, atomically like every commit.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this code reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
+
+/// Bytes per checksummed block of a papers log.
+pub(crate) const PAPERS_BLOCK_BYTES: u64 = 256 * 1024;
+/// Vector rows per checksummed block of a vectors file.
+pub(crate) const VECTOR_BLOCK_ROWS: u64 = 128;
 
 /// File name of the manifest inside a library directory.
 pub const MANIFEST: &str = "manifest.json";
@@ -72,6 +87,9 @@ pub struct PapersFile {
     pub bytes: u64,
     /// Committed number of lines.
     pub records: usize,
+    /// Checksums of the committed bytes (format version 2; `None` in version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksums: Option<BlockSums>,
 }
 
 /// The vectors file: `rows × dimension` little-endian f32, row-major, no header.
@@ -81,6 +99,105 @@ pub struct VectorsFile {
     /// Committed number of rows; bytes after `rows × dimension × 4` are an unfinished
     /// commit.
     pub rows: usize,
+    /// Checksums of the committed bytes (format version 2; `None` in version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksums: Option<BlockSums>,
+}
+
+/// CRC-32 (IEEE, as zlib's) of each `block_bytes`-long block of a file's committed
+/// prefix, the last block possibly shorter. Appending extends the last block's CRC
+/// (CRC-32 continues from a previous value) and adds new ones, so a commit checksums
+/// only what it appends. In JSON: `{"block_bytes": N, "crc32": "hex, 8 digits a block"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockSums {
+    pub block_bytes: u64,
+    #[serde(with = "hex_u32s")]
+    pub crc32: Vec<u32>,
+}
+
+impl BlockSums {
+    /// No bytes yet.
+    pub fn new(block_bytes: u64) -> BlockSums {
+        BlockSums {
+            block_bytes: block_bytes.max(1),
+            crc32: Vec::new(),
+        }
+    }
+
+    /// The checksums of `bytes`.
+    pub fn of(bytes: &[u8], block_bytes: u64) -> BlockSums {
+        let mut sums = BlockSums::new(block_bytes);
+        sums.append(0, bytes);
+        sums
+    }
+
+    /// Extend the checksums of the first `len` bytes over `more`, appended after them.
+    pub fn append(&mut self, len: u64, more: &[u8]) {
+        let b = self.block_bytes.max(1);
+        let mut pos = len;
+        let mut rest = more;
+        while !rest.is_empty() {
+            let in_block = pos % b;
+            let take = ((b - in_block) as usize).min(rest.len());
+            let (chunk, tail) = rest.split_at(take);
+            match self.crc32.last_mut().filter(|_| in_block != 0) {
+                Some(last) => {
+                    let mut h = crc32fast::Hasher::new_with_initial(*last);
+                    h.update(chunk);
+                    *last = h.finalize();
+                }
+                None => self.crc32.push(crc32fast::hash(chunk)),
+            }
+            pos += take as u64;
+            rest = tail;
+        }
+    }
+
+    /// How many blocks `len` bytes make.
+    pub fn blocks(&self, len: u64) -> usize {
+        len.div_ceil(self.block_bytes.max(1)) as usize
+    }
+
+    /// The byte range of the first block of `bytes` whose checksum differs, if any.
+    pub fn first_damaged(&self, bytes: &[u8]) -> Option<std::ops::Range<u64>> {
+        use rayon::prelude::*;
+        let b = self.block_bytes.max(1) as usize;
+        if self.blocks(bytes.len() as u64) != self.crc32.len() {
+            return Some(0..bytes.len() as u64);
+        }
+        let bad = bytes
+            .par_chunks(b)
+            .zip(self.crc32.par_iter())
+            .position_first(|(chunk, want)| crc32fast::hash(chunk) != *want)?;
+        let start = (bad * b) as u64;
+        Some(start..(start + b as u64).min(bytes.len() as u64))
+    }
+}
+
+/// `Vec<u32>` as one string of 8 hex digits each.
+mod hex_u32s {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u32], s: S) -> Result<S::Ok, S::Error> {
+        let mut out = String::with_capacity(v.len() * 8);
+        for x in v {
+            out.push_str(&format!("{x:08x}"));
+        }
+        s.serialize_str(&out)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u32>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.len() % 8 != 0 || !text.is_ascii() {
+            return Err(serde::de::Error::custom(
+                "crc32 must be 8 hex digits per block",
+            ));
+        }
+        (0..text.len())
+            .step_by(8)
+            .map(|i| u32::from_str_radix(&text[i..i + 8], 16).map_err(serde::de::Error::custom))
+            .collect()
+    }
 }
 
 impl Manifest {
@@ -110,11 +227,12 @@ impl Manifest {
             ));
         }
         let version = probe.get("format_version").and_then(|v| v.as_u64());
-        if version != Some(FORMAT_VERSION as u64) {
+        let readable = u64::from(OLDEST_FORMAT_VERSION)..=u64::from(FORMAT_VERSION);
+        if !version.is_some_and(|v| readable.contains(&v)) {
             let v = version.map_or("missing".to_string(), |v| v.to_string());
             return Err(lib_err(
                 dir,
-                format!("format version {v}: this paperscout reads version {FORMAT_VERSION} (a newer library needs a newer paperscout)"),
+                format!("format version {v}: this paperscout reads versions {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION} (a newer library needs a newer paperscout)"),
             ));
         }
         let m: Manifest = serde_json::from_value(probe)
@@ -139,6 +257,28 @@ impl Manifest {
         if let Some(d) = &self.index_dump {
             if d.points > c.rows {
                 return bad("the index dump has more points than there are rows");
+            }
+        }
+        if self.format_version >= 2 {
+            let row_bytes = self.model.dimension as u64 * 4;
+            let checks = [
+                ("papers", self.papers.checksums.as_ref(), self.papers.bytes),
+                (
+                    "vectors",
+                    self.vectors.checksums.as_ref(),
+                    (self.vectors.rows as u64).saturating_mul(row_bytes),
+                ),
+            ];
+            for (what, sums, len) in checks {
+                match sums {
+                    None => return bad(&format!("no checksums for the {what} file")),
+                    Some(s) if s.block_bytes == 0 || s.blocks(len) != s.crc32.len() => {
+                        return bad(&format!(
+                            "the {what} checksums cover another length than the file's"
+                        ))
+                    }
+                    Some(_) => {}
+                }
             }
         }
         for name in self.files() {
@@ -169,20 +309,6 @@ impl Manifest {
     }
 }
 
-/// Replace `dir/name` with `bytes` whole or not at all, durably: write `dir/tmp`, flush
-/// it to disk, rename it over `name`, flush the directory. Whenever the process dies,
-/// readers see the old file or the new one. (The commit of a manifest, a profile.)
-pub fn write_atomic(dir: &Path, tmp: &str, name: &str, bytes: &[u8]) -> Result<()> {
-    let tmp = dir.join(tmp);
-    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    f.sync_data().map_err(|e| Error::io(&tmp, e))?;
-    drop(f);
-    let path = dir.join(name);
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    sync_dir(dir)
-}
-
 /// `Error::Library` for `dir`.
 pub fn lib_err(dir: &Path, message: impl Into<String>) -> Error {
     Error::Library {
@@ -191,31 +317,11 @@ pub fn lib_err(dir: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Flush a directory's entries (new names, renames, removals) to disk. A no-op where
-/// directories cannot be opened as files (Windows), where rename is already durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io(dir, e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
 /// Open `path` for appending after its first `committed` bytes: anything beyond them is
 /// what a killed writer left of an unfinished commit, and is cut off. Creates the file
-/// when `committed` is 0 and it is missing.
+/// when `committed` is 0 and it is missing; never opens it through a link.
 pub fn open_for_append(path: &Path, committed: u64) -> Result<File> {
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(committed == 0)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
+    let mut f = fsio::open_append(path, committed == 0)?;
     let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
     if len < committed {
         return Err(Error::Library {

@@ -31,7 +31,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # On disk (format version 1)
+//! # On disk (format version 2)
 //!
 //! ```text
 //! LIBRARY/
@@ -43,6 +43,7 @@
 //!                           the first `vectors.rows` rows count; every row L2-normalised
 //!   index-C.hnsw.graph      hnsw_rs dump of the graph over rows 0..index_dump.points,
 //!   index-C.hnsw.data       with length and sha256 of both files in the manifest
+//!   profiles/, cache/       profiles (see [`profiles`]) and the tf-idf cache
 //! ```
 //!
 //! `C` is the number of the commit that created the file, so a new file never has the
@@ -50,8 +51,19 @@
 //!
 //! `manifest.json` records the format name and version, the model (name, sha256 of its
 //! weights, dimension), the commit and generation numbers, counts (papers, rows, dead
-//! rows), the current papers and vectors files with their committed lengths, the graph
-//! parameters and the current dump. Unknown entries (e.g. a later `profiles`) are kept.
+//! rows), the current papers and vectors files with their committed lengths and the
+//! CRC-32 of each block of them (`checksums`: 256 KiB blocks of the log, 128-row blocks
+//! of the vectors), the graph parameters and the current dump. Unknown entries (e.g. a
+//! later `profiles`) are kept.
+//!
+//! **Verification.** Opening (reader or writer) checks the committed bytes of the
+//! papers log and the vectors file against their block checksums, every paper record's
+//! `text_sha256` against its title and abstract, every vector row for unit length, and
+//! both index files against their length and sha256; any difference is an error naming
+//! the file and the rows or lines. Version 1 libraries have no block checksums: they are
+//! read with the other checks, and the next writer upgrades them (computes the
+//! checksums and commits a version 2 manifest). Every file is written without
+//! following links planted in the directory (see [`crate::fsio`]).
 //!
 //! **Commit protocol.** New paper records and vector rows are appended after the
 //! committed prefix of the current files and fsynced; the HNSW dump, when due, is written
@@ -87,11 +99,13 @@
 //! nothing to take over. Readers ([`Library::open`]) take no lock.
 //!
 //! **Model.** A library stores the model that made its vectors; opening it with another
-//! (name, sha256 or dimension) fails with [`crate::Error::ModelMismatch`].
+//! (other weights by sha256, or another dimension) fails with
+//! [`crate::Error::ModelMismatch`]. The name is for display: the same weights under
+//! another directory name are the same model, and the stored name is kept.
 
 mod graph;
 pub mod index;
-mod lock;
+pub(crate) mod lock;
 mod manifest;
 pub mod npy;
 pub mod profiles;
@@ -117,8 +131,9 @@ pub use stats::{Categories, CategoryCount, IndexStats, ListingDays, Stats, TOP_C
 pub use store::{Hit, Library, Plan, DEFAULT_EF_SEARCH, EXACT_SEARCH_MAX};
 pub use writer::{BatchCounts, CommitInfo, Writer, WriterOptions};
 
-/// The embedding model a library's vectors come from. Two are the same model only if
-/// all three fields are equal.
+/// The embedding model a library's vectors come from. Two describe the same model when
+/// [`ModelInfo::same_model`] says so: the weights and dimension, not the name, which
+/// is for people (the same weights in another directory are the same model).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ModelInfo {
     /// A name people recognise, e.g. `sentence-transformers/all-MiniLM-L6-v2`.
@@ -137,6 +152,19 @@ impl ModelInfo {
             sha256: sha256.into(),
             dimension,
         }
+    }
+
+    /// Whether `other` makes the same vectors as `self`: the same weights (sha256) and
+    /// dimension. The names may differ (a model is often known by its directory's
+    /// name); only when a sha256 is unknown (empty) do the names have to agree.
+    pub fn same_model(&self, other: &ModelInfo) -> bool {
+        if self.dimension != other.dimension {
+            return false;
+        }
+        if self.sha256.is_empty() || other.sha256.is_empty() {
+            return self.sha256 == other.sha256 && self.name == other.name;
+        }
+        self.sha256.eq_ignore_ascii_case(&other.sha256)
     }
 
     /// Why this cannot describe a library's model, if it cannot.

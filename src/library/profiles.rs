@@ -8,14 +8,18 @@
 //!
 //! ```text
 //! LIBRARY/profiles/USER.json   one profile (format "paperscout-profile", version 1)
-//! LIBRARY/profiles/write.lock  the OS lock every profile change holds
+//! LIBRARY/profiles/USER.lock   the OS lock a change of USER's profile holds
 //! ```
 //!
-//! One file per user, replaced whole: a change is written to `USER.json.tmp`, flushed,
-//! renamed over `USER.json`, and the directory flushed, so a reader (or a process
-//! killed at any moment) sees the old profile or the new one, never a mix. Changes take
-//! `profiles/write.lock` (an OS advisory lock, released when the process dies, like the
-//! library's own): a second writer of profiles is refused at once with a message.
+//! One file per user, replaced whole: a change is written to `USER.json.tmp` (created
+//! afresh, never through a link), flushed, renamed over `USER.json`, and the directory
+//! flushed, so a reader (or a process killed at any moment) sees the old profile or the
+//! new one, never a mix. A change takes `USER.lock` (an OS advisory lock, released when
+//! the process dies, like the library's own) before it loads the profile, so changes of
+//! one user are applied one after the other and none is lost; changes of different
+//! users do not wait for each other. A change waits for another one of the same user
+//! up to [`Profiles::lock_wait`] (10 s by default), then fails with
+//! [`Error::Busy`].
 //! Profiles name papers by canonical id, never by vector row, so they are independent of
 //! the papers' commits, and profiles can change while an ingest runs.
 //!
@@ -29,8 +33,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::lock::WriteLock;
-use super::manifest::write_atomic;
+use std::time::Duration;
+
+use super::lock::{Holder, WriteLock};
+use crate::fsio::{self, write_atomic};
 use crate::{Error, Result};
 
 /// Directory of the profiles inside a library.
@@ -362,13 +368,17 @@ pub fn check_email(address: &str) -> Result<()> {
     Ok(())
 }
 
+/// How long a change of a profile waits for another change of the same profile.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
+
 /// The profiles of one library.
 #[derive(Debug, Clone)]
 pub struct Profiles {
     dir: PathBuf,
+    lock_wait: Duration,
 }
 
-/// A profile being changed: holds the profiles' write lock until dropped.
+/// A profile being changed: holds the user's profile lock until dropped.
 #[derive(Debug)]
 pub struct ProfileEdit {
     pub profile: Profile,
@@ -382,7 +392,20 @@ impl Profiles {
     pub fn new(library_dir: impl AsRef<Path>) -> Profiles {
         Profiles {
             dir: library_dir.as_ref().join(PROFILES_DIR),
+            lock_wait: DEFAULT_LOCK_WAIT,
         }
+    }
+
+    /// The same profiles, with changes waiting up to `wait` for another change of the
+    /// same user ([`DEFAULT_LOCK_WAIT`] unless set).
+    pub fn with_lock_wait(mut self, wait: Duration) -> Profiles {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// How long a change waits for another change of the same user.
+    pub fn lock_wait(&self) -> Duration {
+        self.lock_wait
     }
 
     fn path(&self, user: &str) -> PathBuf {
@@ -456,13 +479,26 @@ impl Profiles {
         })
     }
 
-    /// Lock the profiles and load `user`'s (a new empty one when there is none) for a
-    /// change; [`ProfileEdit::save`] commits it. Fails at once with
-    /// [`Error::Locked`] while another process changes profiles.
+    /// Lock `user`'s profile and load it (a new empty one when there is none) for a
+    /// change; [`ProfileEdit::save`] commits it. Waits while another thread or process
+    /// changes the same user's profile, up to [`Profiles::lock_wait`], then fails with
+    /// [`Error::Busy`]; never waits for changes of other users.
     pub fn edit(&self, user: &str, now: DateTime<Utc>) -> Result<ProfileEdit> {
         check_user(user)?;
-        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let lock = WriteLock::acquire(&self.dir)?;
+        fsio::ensure_dir(&self.dir)?;
+        let lock_path = self.dir.join(format!("{user}.lock"));
+        let lock = match WriteLock::acquire_file(&lock_path, self.lock_wait)? {
+            Ok(lock) => lock,
+            Err(Holder(holder)) => {
+                return Err(Error::Busy {
+                    path: self.path(user),
+                    message: format!(
+                        "profile {user:?} is being changed by another process ({holder}) and was still locked after {:.1} s; try again when it is done",
+                        self.lock_wait.as_secs_f64()
+                    ),
+                })
+            }
+        };
         let profile = self.load(user)?.unwrap_or_else(|| Profile::new(user, now));
         Ok(ProfileEdit {
             profile,
@@ -610,8 +646,15 @@ mod tests {
             .to_string()
             .contains("no profile"));
         let mut edit = profiles.edit("ada", t(0)).unwrap();
-        let err = profiles.edit("bob", t(0)).unwrap_err();
-        assert!(matches!(err, Error::Locked { .. }), "{err}");
+        // Another user's profile does not wait; the same user's waits, then gives up.
+        drop(profiles.edit("bob", t(0)).unwrap());
+        let impatient = profiles.clone().with_lock_wait(Duration::from_millis(30));
+        let err = impatient.edit("ada", t(0)).unwrap_err();
+        assert!(matches!(err, Error::Busy { .. }), "{err}");
+        assert!(
+            err.to_string().contains("\"ada\" is being changed"),
+            "{err}"
+        );
         edit.profile.like(&ids(&["2605.00001"]), t(1));
         edit.profile
             .add_interest("graph neural networks", vec![0.6, 0.8], t(2));

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::manifest::FORMAT_VERSION;
 use super::store::Library;
 use super::ModelInfo;
 
@@ -116,7 +115,7 @@ impl Library {
         let m = &self.manifest;
         Stats {
             path: self.dir.clone(),
-            format_version: FORMAT_VERSION,
+            format_version: m.format_version,
             papers: self.len(),
             listing_days: ListingDays {
                 count: days.len(),

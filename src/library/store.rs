@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::index::{hex, Index};
-use super::manifest::{lib_err, Manifest};
+use super::manifest::{lib_err, BlockSums, Manifest, PAPERS_BLOCK_BYTES};
 use super::vector::{by_similarity, check_unit, dot, normalized, top_k_exact};
+use super::writer::vector_block_bytes;
 use super::ModelInfo;
 use crate::paper::Paper;
 use crate::{Error, Result};
@@ -121,7 +122,8 @@ pub struct Library {
 
 impl Library {
     /// Open the library in `dir` for reading, refusing it with [`Error::ModelMismatch`]
-    /// if it was built with another model than `model` (name, sha256 or dimension).
+    /// if it was built with another model than `model` (other weights or dimension; see
+    /// [`ModelInfo::same_model`]: the name may differ).
     pub fn open(dir: impl AsRef<Path>, model: &ModelInfo) -> Result<Library> {
         let lib = Library::open_any_model(dir)?;
         lib.check_model(model)?;
@@ -152,7 +154,7 @@ impl Library {
     }
 
     pub(crate) fn check_model(&self, model: &ModelInfo) -> Result<()> {
-        if &self.manifest.model != model {
+        if !self.manifest.model.same_model(model) {
             return Err(Error::ModelMismatch {
                 path: self.dir.clone(),
                 expected: self.manifest.model.to_string(),
@@ -177,6 +179,22 @@ impl Library {
             .and_then(|n| n.checked_mul(4))
             .ok_or_else(|| lib_err(dir, "vector count overflows"))?;
         let raw = read_prefix(&vec_path, vec_bytes as u64)?;
+        let vector_sums = verified_sums(
+            &manifest.vectors.checksums,
+            &raw,
+            vector_block_bytes(dim),
+            |range| {
+                let row_bytes = dim as u64 * 4;
+                let (first, last) = (range.start / row_bytes, range.end.div_ceil(row_bytes));
+                Error::Library {
+                    path: vec_path.clone(),
+                    message: format!(
+                        "rows {first}..{last} (bytes {}..{}) do not match the checksum the manifest recorded when they were committed: the vectors file is corrupt (restore it from a backup, or re-ingest into a new library)",
+                        range.start, range.end
+                    ),
+                }
+            },
+        )?;
         let vectors: Vec<f32> = raw
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -194,6 +212,8 @@ impl Library {
         // Papers: the committed prefix of the log; the last record of an id wins.
         let log_path = dir.join(&manifest.papers.file);
         let log = read_prefix(&log_path, manifest.papers.bytes)?;
+        let mut manifest = manifest;
+        manifest.vectors.checksums = Some(vector_sums);
         let mut lib = Library {
             dir: dir.to_path_buf(),
             papers: Vec::new(),
@@ -211,28 +231,56 @@ impl Library {
             line: line as u64,
             message,
         };
-        let mut lines = 0;
         if !log.is_empty() && log.last() != Some(&b'\n') {
             return Err(log_err(
                 1,
                 "the committed part does not end with a newline: the papers log is corrupt".into(),
             ));
         }
-        for (i, line) in log.split(|b| *b == b'\n').enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            lines += 1;
-            let rec: Record = serde_json::from_slice(line)
-                .map_err(|e| log_err(i + 1, format!("corrupt paper record: {e}")))?;
+        // Parsing and re-hashing the records is most of the cost of an open: in
+        // parallel, then applied in order (the last record of an id wins).
+        let numbered: Vec<(usize, &[u8])> = log
+            .split(|b| *b == b'\n')
+            .enumerate()
+            .filter(|(_, line)| !line.is_empty())
+            .map(|(i, line)| (i + 1, line))
+            .collect();
+        let lines = numbered.len();
+        let parsed: Vec<Result<Record>> = {
+            use rayon::prelude::*;
+            numbered
+                .par_iter()
+                .map(|&(n, line)| {
+                    let rec: Record = serde_json::from_slice(line)
+                        .map_err(|e| log_err(n, format!("corrupt paper record: {e}")))?;
+                    // The text hash was computed from this title and abstract when the
+                    // vector was made: a record that no longer matches was edited or
+                    // damaged.
+                    if text_sha256(&rec.paper) != rec.text_sha256 {
+                        return Err(log_err(
+                            n,
+                            format!(
+                                "paper {}: its title and abstract do not match the text hash stored with its vector (sha256 {}): the papers log was edited or damaged (restore it from a backup, or re-ingest into a new library)",
+                                rec.paper.id,
+                                rec.text_sha256.chars().take(12).collect::<String>()
+                            ),
+                        ));
+                    }
+                    Ok(rec)
+                })
+                .collect()
+        };
+        for (&(n, _), rec) in numbered.iter().zip(parsed) {
+            let rec = rec?;
             if rec.row >= rows {
                 return Err(log_err(
-                    i + 1,
+                    n,
                     format!("row {} but the library has {rows} vector rows", rec.row),
                 ));
             }
             lib.put(rec.paper, rec.text_sha256, rec.row);
         }
+        drop(numbered);
         // Each row belongs to at most one paper; a paper's old row is freed by `put`.
         let mut owned = 0;
         for (key, &row) in lib.row_of.iter().enumerate() {
@@ -257,6 +305,28 @@ impl Library {
                 ),
             ));
         }
+
+        // Checksums of the log, after the records (whose errors name their line).
+        let papers_sums = verified_sums(
+            &lib.manifest.papers.checksums,
+            &log,
+            PAPERS_BLOCK_BYTES,
+            |range| {
+                let line_at =
+                    |at: u64| 1 + log[..at as usize].iter().filter(|b| **b == b'\n').count();
+                let (first, last) = (line_at(range.start), line_at(range.end.saturating_sub(1)));
+                Error::Input {
+                    path: log_path.clone(),
+                    line: first as u64,
+                    message: format!(
+                        "lines {first}-{last} (bytes {}..{}) do not match the checksum the manifest recorded when they were committed: the papers log is corrupt (restore it from a backup, or re-ingest into a new library)",
+                        range.start, range.end
+                    ),
+                }
+            },
+        )?;
+        drop(log);
+        lib.manifest.papers.checksums = Some(papers_sums);
 
         // Index: reload the dump, then insert the rows committed after it.
         if let Some(dump) = lib.manifest.index_dump.as_ref().filter(|_| use_dump) {
@@ -644,6 +714,26 @@ pub(crate) fn merge(old: &Paper, new: &Paper) -> Paper {
             .announce_type
             .clone()
             .or_else(|| old.announce_type.clone()),
+    }
+}
+
+/// The checksums of `bytes` (the committed prefix of a file): `recorded` when the
+/// manifest has them (format version 2), after checking `bytes` against them (`damaged`
+/// makes the error for the byte range of the first block that differs); computed with
+/// blocks of `block_bytes` otherwise (version 1).
+fn verified_sums(
+    recorded: &Option<BlockSums>,
+    bytes: &[u8],
+    block_bytes: u64,
+    damaged: impl FnOnce(std::ops::Range<u64>) -> Error,
+) -> Result<BlockSums> {
+    let _span = tracing::debug_span!("verify_checksums", bytes = bytes.len()).entered();
+    match recorded {
+        Some(sums) => match sums.first_damaged(bytes) {
+            Some(range) => Err(damaged(range)),
+            None => Ok(sums.clone()),
+        },
+        None => Ok(BlockSums::of(bytes, block_bytes)),
     }
 }
 

@@ -9,11 +9,11 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::ops::Deref;
 use std::path::Path;
 
-use super::index::{Index, IndexParams};
+use super::index::{Index, IndexParams, DUMP_TMP_SUFFIX};
 use super::lock::{WriteLock, LOCK_FILE};
 use super::manifest::{
-    lib_err, open_for_append, sync_dir, Counts, Manifest, PapersFile, VectorsFile, FORMAT_NAME,
-    FORMAT_VERSION, MANIFEST, MANIFEST_TMP,
+    lib_err, open_for_append, sync_dir, BlockSums, Counts, Manifest, PapersFile, VectorsFile,
+    FORMAT_NAME, FORMAT_VERSION, MANIFEST, MANIFEST_TMP, PAPERS_BLOCK_BYTES, VECTOR_BLOCK_ROWS,
 };
 use super::store::{plan_of, Library, DEAD};
 use super::vector::check_unit;
@@ -168,14 +168,27 @@ impl Writer {
         let lock = WriteLock::acquire(dir)?;
         let lib = if dir.join(MANIFEST).exists() {
             let manifest = Manifest::read(dir)?;
-            if &manifest.model != model {
+            if !manifest.model.same_model(model) {
                 return Err(Error::ModelMismatch {
                     path: dir.to_path_buf(),
                     expected: manifest.model.to_string(),
                     found: model.to_string(),
                 });
             }
-            Library::load(dir, manifest, use_dump)?
+            let mut lib = Library::load(dir, manifest, use_dump)?;
+            if lib.manifest.format_version < FORMAT_VERSION {
+                // Upgrade: `load` checked the files as far as the old format allows
+                // and computed their checksums; committing the manifest that records
+                // them (atomically, like any commit) makes this a current library.
+                tracing::info!(
+                    from = lib.manifest.format_version,
+                    to = FORMAT_VERSION,
+                    "upgrading the library format"
+                );
+                lib.manifest.format_version = FORMAT_VERSION;
+                lib.manifest.write(dir)?;
+            }
+            lib
         } else {
             create(dir, model, options)?
         };
@@ -368,14 +381,18 @@ impl Writer {
                 file: name,
                 bytes: log.len() as u64,
                 records: papers,
+                checksums: Some(BlockSums::of(&log, PAPERS_BLOCK_BYTES)),
             }
         } else {
             let path = dir.join(&m.papers.file);
             append_at(&mut self.papers_out, &path, m.papers.bytes, &log)?;
+            let mut sums = loaded_sums(&m.papers.checksums, &dir)?;
+            sums.append(m.papers.bytes, &log);
             PapersFile {
                 file: m.papers.file.clone(),
                 bytes: m.papers.bytes + log.len() as u64,
                 records,
+                checksums: Some(sums),
             }
         };
         let vectors_path = dir.join(&m.vectors.file);
@@ -383,6 +400,8 @@ impl Writer {
         let bytes: Vec<u8> = new_rows.iter().flat_map(|x| x.to_le_bytes()).collect();
         let at = vector_bytes(m.vectors.rows, dim);
         append_at(&mut self.vectors_out, &vectors_path, at, &bytes)?;
+        let mut vector_sums = loaded_sums(&m.vectors.checksums, &dir)?;
+        vector_sums.append(at, &bytes);
 
         // 2. Index dump, under a name no committed manifest uses.
         let index_dump = if dump {
@@ -408,6 +427,7 @@ impl Writer {
         next.vectors = VectorsFile {
             file: m.vectors.file.clone(),
             rows,
+            checksums: Some(vector_sums),
         };
         next.index_dump = index_dump;
         next.write(&dir)?;
@@ -455,6 +475,7 @@ impl Writer {
         write_new(&dir.join(&papers_file), &log)?;
         let bytes: Vec<u8> = vectors.iter().flat_map(|x| x.to_le_bytes()).collect();
         write_new(&dir.join(&vectors_file), &bytes)?;
+        let vector_sums = BlockSums::of(&bytes, vector_block_bytes(dim));
         drop(bytes);
         let mut index = Index::new(m.index, n).map_err(|e| lib_err(&dir, e))?;
         index.append(&vectors, dim);
@@ -481,11 +502,14 @@ impl Writer {
             file: papers_file,
             bytes: log.len() as u64,
             records: n,
+            checksums: Some(BlockSums::of(&log, PAPERS_BLOCK_BYTES)),
         };
         next.vectors = VectorsFile {
             file: vectors_file,
             rows: n,
+            checksums: Some(vector_sums),
         };
+        next.format_version = FORMAT_VERSION;
         next.index_dump = index_dump;
         let papers_out = open_for_append(&dir.join(&next.papers.file), next.papers.bytes)?;
         let vectors_out = open_for_append(&dir.join(&next.vectors.file), vector_bytes(n, dim))?;
@@ -553,10 +577,12 @@ fn create(dir: &Path, model: &ModelInfo, options: &WriterOptions) -> Result<Libr
             file: "papers-0.jsonl".to_string(),
             bytes: 0,
             records: 0,
+            checksums: Some(BlockSums::new(PAPERS_BLOCK_BYTES)),
         },
         vectors: VectorsFile {
             file: "vectors-0.f32".to_string(),
             rows: 0,
+            checksums: Some(BlockSums::new(vector_block_bytes(model.dimension))),
         },
         index: options.index,
         index_dump: None,
@@ -571,6 +597,18 @@ fn create(dir: &Path, model: &ModelInfo, options: &WriterOptions) -> Result<Libr
 /// A commit writes the papers log afresh once it holds more than `2 × papers +
 /// LOG_SLACK` records (the rest superseded by later records of the same papers).
 const LOG_SLACK: usize = 64;
+
+/// The checksums `load` put into the manifest it keeps in memory (read from a version 2
+/// manifest, computed for a version 1 one).
+fn loaded_sums(sums: &Option<BlockSums>, dir: &Path) -> Result<BlockSums> {
+    sums.clone()
+        .ok_or_else(|| lib_err(dir, "the library was loaded without checksums (a bug)"))
+}
+
+/// Bytes per checksummed block of a vectors file of dimension `dim`.
+pub(crate) fn vector_block_bytes(dim: usize) -> u64 {
+    VECTOR_BLOCK_ROWS * dim as u64 * 4
+}
 
 /// Bytes of `rows` vector rows.
 fn vector_bytes(rows: usize, dim: usize) -> u64 {
@@ -587,15 +625,17 @@ fn append_at(file: &mut File, path: &Path, at: u64, bytes: &[u8]) -> Result<()> 
     file.sync_data().map_err(io)
 }
 
-/// Create (or replace) `path` with `bytes`, fsynced.
+/// Create `path` afresh with `bytes`, fsynced: whatever had the name (a leftover of a
+/// killed writer, a planted link) is removed first, never written through, and a
+/// failed write removes the file.
 fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e| Error::io(path, e);
-    let mut out = BufWriter::new(File::create(path).map_err(io)?);
-    out.write_all(bytes).map_err(io)?;
-    let f = out
+    let mut out = BufWriter::new(crate::fsio::TempFile::create(path)?);
+    out.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    let t = out
         .into_inner()
         .map_err(|e| Error::io(path, e.into_error()))?;
-    f.sync_all().map_err(io)
+    t.keep()?;
+    Ok(())
 }
 
 /// Whether `name` is one of the data files a library writes (as opposed to a file
@@ -605,7 +645,9 @@ fn is_ours(name: &str) -> bool {
         || (name.starts_with("papers-") && name.ends_with(".jsonl"))
         || (name.starts_with("vectors-") && name.ends_with(".f32"))
         || (name.starts_with("index-")
-            && (name.ends_with(".hnsw.graph") || name.ends_with(".hnsw.data")))
+            && (name.ends_with(".hnsw.graph")
+                || name.ends_with(".hnsw.data")
+                || name.ends_with(DUMP_TMP_SUFFIX)))
 }
 
 /// Remove data files the committed manifest does not name: what a killed writer left.
@@ -619,7 +661,14 @@ fn remove_unreferenced(dir: &Path, manifest: &Manifest) {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if is_ours(&name) && !keep.contains(name.as_ref()) {
-            if let Err(e) = std::fs::remove_file(entry.path()) {
+            let path = entry.path();
+            let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+            let removed = if is_dir {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            if let Err(e) = removed {
                 tracing::warn!("could not remove stale {}: {e}", entry.path().display());
             }
         }
