@@ -5,6 +5,7 @@ mod common;
 mod cli;
 mod embed;
 mod eval;
+mod hardening_ingest;
 mod index_search;
 mod ingest;
 mod job;
