@@ -758,4 +758,8 @@ impl crate::job::TextEmbedder for Embedder {
     fn model_name(&self) -> &str {
         self.name()
     }
+    /// The widest cut [`Embedder::tokenize`] makes: no character beyond it is read.
+    fn max_text_chars(&self) -> Option<usize> {
+        Some(self.max_seq_length.saturating_mul(MAX_CUT_CHARS_PER_TOKEN))
+    }
 }
