@@ -642,16 +642,19 @@ pub fn safe_url(url: &str) -> Option<String> {
         return None;
     }
     // `[` and `]` stay only around an IP literal host: `[` `hex:.` `]` then `:port`.
-    let ip_literal = host.strip_prefix('[').and_then(|h| h.split_once(']')).is_some_and(
-        |(inside, after)| {
+    let ip_literal = host
+        .strip_prefix('[')
+        .and_then(|h| h.split_once(']'))
+        .is_some_and(|(inside, after)| {
             !inside.is_empty()
-                && inside.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+                && inside
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
                 && (after.is_empty()
                     || after
                         .strip_prefix(':')
                         .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())))
-        },
-    );
+        });
     let host_start = scheme_len + authority.len() - host.len();
     let host_close = host_start + host.find(']').unwrap_or(0);
     let bytes = url.as_bytes();
@@ -662,7 +665,9 @@ pub fn safe_url(url: &str) -> Option<String> {
         let keep = match b {
             b'[' => ip_literal && i == host_start,
             b']' => ip_literal && i == host_close,
-            b'%' => bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
+            b'%' => bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
             b'#' => !std::mem::replace(&mut fragment, true),
             b => b.is_ascii_alphanumeric() || b"-._~:/?@!$&*+,;=".contains(&b),
         };
@@ -676,7 +681,10 @@ pub fn safe_url(url: &str) -> Option<String> {
 }
 
 /// The JSON `url`: what [`safe_url`] makes of it, so JSON agrees with the other formats.
-fn json_url<S: serde::Serializer>(url: &Option<String>, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn json_url<S: serde::Serializer>(
+    url: &Option<String>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     match url.as_deref().and_then(safe_url) {
         Some(u) => s.serialize_some(&u),
         None => s.serialize_none(),
@@ -864,7 +872,9 @@ pub fn validate_atom(xml: &str) -> std::result::Result<usize, String> {
         let invalid = |why: &str| Err(format!("{what} {s:?} is not a valid IRI: {why}"));
         let ucschar = |c: char| {
             matches!(c, '\u{A0}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFEF}')
-                || (u32::from(c) >= 0x10000 && (u32::from(c) & 0xFFFF) < 0xFFFE && u32::from(c) < 0xE0000)
+                || (u32::from(c) >= 0x10000
+                    && (u32::from(c) & 0xFFFF) < 0xFFFE
+                    && u32::from(c) < 0xE0000)
                 || matches!(c, '\u{E1000}'..='\u{EFFFD}')
         };
         let chars: Vec<char> = s.chars().collect();
@@ -872,7 +882,9 @@ pub fn validate_atom(xml: &str) -> std::result::Result<usize, String> {
             let ok = c.is_ascii_alphanumeric()
                 || "-._~:/?#[]@!$&'()*+,;=".contains(c)
                 || (c == '%'
-                    && chars.get(i + 1..i + 3).is_some_and(|h| h.iter().all(char::is_ascii_hexdigit)))
+                    && chars
+                        .get(i + 1..i + 3)
+                        .is_some_and(|h| h.iter().all(char::is_ascii_hexdigit)))
                 || (!c.is_ascii() && ucschar(c));
             if !ok {
                 return invalid(&format!("{c:?} is not allowed"));
@@ -892,7 +904,10 @@ pub fn validate_atom(xml: &str) -> std::result::Result<usize, String> {
             Some(h) => h.split_once(']').is_some_and(|(inside, port)| {
                 !inside.is_empty()
                     && !inside.contains(['[', ']'])
-                    && (port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())))
+                    && (port.is_empty()
+                        || port
+                            .strip_prefix(':')
+                            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())))
             }),
             None => !host.contains(['[', ']']),
         };
@@ -1291,11 +1306,23 @@ mod tests {
             ("</content>", "", "not well-formed"),
             ("</title>", "</tile>", "not well-formed"),
             ("urn:x:feed", "feed 1", "not an absolute IRI"),
-            ("urn:x:2", "https://x.org/a[1]", "entry 2 id \"https://x.org/a[1]\" is not a valid IRI"),
+            (
+                "urn:x:2",
+                "https://x.org/a[1]",
+                "entry 2 id \"https://x.org/a[1]\" is not a valid IRI",
+            ),
             ("urn:x:2", "urn:x:2#a#b", "more than one '#'"),
             ("urn:x:2", "urn:x:%zz", "is not allowed"),
-            ("https://example.org/1", "https://example.org/a b", "entry 1 link"),
-            ("https://example.org/1", "https://example.org/{1}", "entry 1 link"),
+            (
+                "https://example.org/1",
+                "https://example.org/a b",
+                "entry 1 link",
+            ),
+            (
+                "https://example.org/1",
+                "https://example.org/{1}",
+                "entry 1 link",
+            ),
             ("2005/Atom", "2005/Atomic", "not an Atom <feed>"),
             (
                 "<link href=\"https://example.org/1\"/>",

@@ -44,7 +44,11 @@ fn input_error(e: &Error, path: &Path) -> (u64, String) {
 
 /// The 1-based line of the `nth` (0-based) occurrence of `needle` in `text`.
 fn line_of(text: &str, needle: &str, nth: usize) -> u64 {
-    let at = text.match_indices(needle).nth(nth).expect("needle present").0;
+    let at = text
+        .match_indices(needle)
+        .nth(nth)
+        .expect("needle present")
+        .0;
     text[..at].matches('\n').count() as u64 + 1
 }
 
@@ -67,7 +71,10 @@ fn bibtex_doubling_string_macros_are_refused_not_expanded() {
     assert_eq!(*line, 21, "{err}");
     assert!(message.contains("field `a20`"), "{message}");
     assert!(message.contains("more than 1 MiB"), "{message}");
-    assert!(message.contains("in @string starting at line 21"), "{message}");
+    assert!(
+        message.contains("in @string starting at line 21"),
+        "{message}"
+    );
 }
 
 /// Many fields each under the per-field bound still add up: the whole file is bounded.
@@ -102,8 +109,8 @@ fn long_text_is_cut_before_tokenizing_with_the_same_vector() {
     let (_tmp, dir) = common::tiny_model(&tiny);
     let embedder = common::load(&dir);
     let max_chars = embedder.max_seq_length() * CUT_CHARS_PER_TOKEN;
-    let long = "we propose a new graph neural network method, results show deep learning. "
-        .repeat(40);
+    let long =
+        "we propose a new graph neural network method, results show deep learning. ".repeat(40);
     let cut = cut_for_tokenizer(&long, max_chars);
     assert!(cut.len() < long.len() && cut.chars().count() <= max_chars);
     assert!(long.starts_with(cut));
@@ -234,11 +241,13 @@ fn table_escapes_bidi_overrides() {
 #[test]
 fn atom_malformed_entry_loses_only_itself() {
     let tmp = tempfile::tempdir().unwrap();
-    let text =
-        fs::read_to_string(common::shared("data/api-response-fixtures/laya-reader/arxiv_3.xml"))
-            .unwrap();
+    let text = fs::read_to_string(common::shared(
+        "data/api-response-fixtures/laya-reader/arxiv_3.xml",
+    ))
+    .unwrap();
     // Break the second entry's title end tag.
-    let title = "Can LLMs Reason About Runtime Behavior? A Repository-Level Dynamic Benchmark</title>";
+    let title =
+        "Can LLMs Reason About Runtime Behavior? A Repository-Level Dynamic Benchmark</title>";
     assert!(text.contains(title));
     let broken = text.replacen(title, &title.replace("</title>", "</titel>"), 1);
     let bad_line = line_of(&broken, "</titel>", 0);
@@ -253,7 +262,10 @@ fn atom_malformed_entry_loses_only_itself() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     let (line, message) = input_error(&errors[0], &path);
     assert_eq!(line, bad_line, "{message}");
-    assert!(message.starts_with("entry 2: not well-formed XML"), "{message}");
+    assert!(
+        message.starts_with("entry 2: not well-formed XML"),
+        "{message}"
+    );
     assert!(message.contains("reading goes on at line 60"), "{message}");
 
     // A missing end tag: the next entry's start tag closes the broken one.
@@ -266,16 +278,20 @@ fn atom_malformed_entry_loses_only_itself() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     let (line, message) = input_error(&errors[0], &path);
     assert_eq!(line, 29, "{message}");
-    assert!(message.contains("is not closed before the <entry> at line 60"), "{message}");
+    assert!(
+        message.contains("is not closed before the <entry> at line 60"),
+        "{message}"
+    );
 }
 
 /// XML errors named the entry's first line (`entry 3 (line 60)` for a bad date on 71).
 #[test]
 fn xml_errors_name_the_line_of_the_bad_element() {
     let tmp = tempfile::tempdir().unwrap();
-    let text =
-        fs::read_to_string(common::shared("data/api-response-fixtures/laya-reader/arxiv_3.xml"))
-            .unwrap();
+    let text = fs::read_to_string(common::shared(
+        "data/api-response-fixtures/laya-reader/arxiv_3.xml",
+    ))
+    .unwrap();
     let date = "<published>2026-09-23T17:40:57Z</published>";
     assert_eq!(line_of(&text, date, 0), 71);
     let broken = text.replace(date, "<published>the 23rd of September</published>");
@@ -288,7 +304,10 @@ fn xml_errors_name_the_line_of_the_bad_element() {
     assert!(message.starts_with("entry 3: "), "{message}");
     assert!(message.contains("the 23rd of September"), "{message}");
     let shown = errors[0].to_string();
-    assert!(shown.starts_with(&format!("{}:71: entry 3: ", path.display())), "{shown}");
+    assert!(
+        shown.starts_with(&format!("{}:71: entry 3: ", path.display())),
+        "{shown}"
+    );
 }
 
 /// A NUL byte on line 2 was reported as line 1 and refused the whole file.
@@ -332,7 +351,10 @@ fn nul_byte_skips_its_record_and_names_its_line() {
     assert_eq!(ids, ["2601.00001", "2601.00003"], "{errors:?}");
     let (line, message) = input_error(&errors[0], &path);
     assert_eq!(line, 3, "{message}");
-    assert!(message.starts_with("entry 2: ") && message.contains("NUL"), "{message}");
+    assert!(
+        message.starts_with("entry 2: ") && message.contains("NUL"),
+        "{message}"
+    );
 
     // A NUL byte in the first line is still a binary file.
     let path = tmp.path().join("binary.dat");
@@ -363,7 +385,11 @@ fn csv_unterminated_quote_loses_only_its_row() {
 
     // The second row's title opens a quote that never closes.
     let mut broken = rows.clone();
-    broken[1] = format!("{},\"{},abstract", papers[1].id, papers[1].title.replace('"', ""));
+    broken[1] = format!(
+        "{},\"{},abstract",
+        papers[1].id,
+        papers[1].title.replace('"', "")
+    );
     fs::write(&path, format!("id,title,abstract\n{}\n", broken.join("\n"))).unwrap();
     let (read, errors) = read_all(&path, None);
     let ids: Vec<&str> = read.iter().map(|p| p.id.as_str()).collect();
@@ -405,9 +431,7 @@ fn csv_unterminated_quote_loses_only_its_row() {
 
 fn listing_with_urls(urls: &[&str]) -> Listing {
     Listing {
-        subject: Subject::Search {
-            query: "q".into(),
-        },
+        subject: Subject::Search { query: "q".into() },
         date: None,
         since: None,
         generated: chrono::DateTime::UNIX_EPOCH,
@@ -440,9 +464,18 @@ fn atom_ids_and_links_are_valid_iris() {
     ]);
     let atom = render::render(&listing, render::Format::Atom);
     assert_eq!(render::validate_atom(&atom), Ok(3), "{atom}");
-    assert!(atom.contains("<id>https://example.org/a%5B1%5D?q=%5Bx%5D#f%23g</id>"), "{atom}");
-    assert!(atom.contains("<id>https://[2001:db8::1]:8080/p</id>"), "{atom}");
-    assert!(atom.contains("<id>https://example.org/100%25/%C3%BC</id>"), "{atom}");
+    assert!(
+        atom.contains("<id>https://example.org/a%5B1%5D?q=%5Bx%5D#f%23g</id>"),
+        "{atom}"
+    );
+    assert!(
+        atom.contains("<id>https://[2001:db8::1]:8080/p</id>"),
+        "{atom}"
+    );
+    assert!(
+        atom.contains("<id>https://example.org/100%25/%C3%BC</id>"),
+        "{atom}"
+    );
 
     // The validator itself refuses such ids and links.
     let raw = atom.replace("a%5B1%5D", "a[1]");
@@ -470,10 +503,16 @@ fn every_format_shows_the_same_urls() {
         render::Format::Atom,
     ] {
         let out = render::render(&listing, format);
-        assert!(!out.contains("javascript") && !out.contains("data:"), "{out}");
+        assert!(
+            !out.contains("javascript") && !out.contains("data:"),
+            "{out}"
+        );
         assert!(out.contains("https://example.org/a%20b%5B1%5D"), "{out}");
     }
-    assert_eq!(render::safe_url("https://x.org/a b"), Some("https://x.org/a%20b".into()));
+    assert_eq!(
+        render::safe_url("https://x.org/a b"),
+        Some("https://x.org/a%20b".into())
+    );
     assert_eq!(render::safe_url("javascript:alert(1)"), None);
     assert_eq!(render::safe_url("https://"), None);
 }

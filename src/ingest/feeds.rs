@@ -265,7 +265,12 @@ fn parse_document(text: &str) -> Document {
                 }
             }
             Ok(Event::Text(t)) => match t.as_ref().as_bytes().iter().position(|&b| b == 0) {
-                Some(nul) => problem = Some((before + nul as u64, "a NUL byte, which XML does not allow".into())),
+                Some(nul) => {
+                    problem = Some((
+                        before + nul as u64,
+                        "a NUL byte, which XML does not allow".into(),
+                    ))
+                }
                 None => {
                     if let Some(top) = stack.last_mut() {
                         top.text.push_str(&t.xml10_content());
@@ -274,7 +279,12 @@ fn parse_document(text: &str) -> Document {
             },
             Ok(Event::CData(t)) => match t.as_ref().as_bytes().iter().position(|&b| b == 0) {
                 // `<![CDATA[` comes before the content.
-                Some(nul) => problem = Some((before + 9 + nul as u64, "a NUL byte, which XML does not allow".into())),
+                Some(nul) => {
+                    problem = Some((
+                        before + 9 + nul as u64,
+                        "a NUL byte, which XML does not allow".into(),
+                    ))
+                }
                 None => {
                     if let Some(top) = stack.last_mut() {
                         top.text.push_str(&t.xml10_content());
@@ -329,10 +339,11 @@ fn parse_document(text: &str) -> Document {
             error = Some((line, format!("{message}{rest}")));
             break;
         };
-        let resume_line = line + text[at.min(text.len() as u64) as usize..resume]
-            .bytes()
-            .filter(|&b| b == b'\n')
-            .count() as u64;
+        let resume_line = line
+            + text[at.min(text.len() as u64) as usize..resume]
+                .bytes()
+                .filter(|&b| b == b'\n')
+                .count() as u64;
         let skipped = format!("{message}; reading goes on at line {resume_line}");
         match stack.iter().position(|o| is_entry(&o.name)) {
             Some(open) => {
@@ -343,7 +354,11 @@ fn parse_document(text: &str) -> Document {
                 entries.push(Parsed::Skipped(line, skipped));
                 let keep = stack
                     .iter()
-                    .take_while(|o| ["feed", "rss", "channel"].iter().any(|n| o.name.eq_ignore_ascii_case(n)))
+                    .take_while(|o| {
+                        ["feed", "rss", "channel"]
+                            .iter()
+                            .any(|n| o.name.eq_ignore_ascii_case(n))
+                    })
                     .count();
                 stack.truncate(keep);
             }

@@ -4,15 +4,19 @@
 //! yields every record it finds, duplicated ids included, in file order.
 //!
 //! [`read`] returns [`Records`], an iterator of `Result<Paper>`: a bad record is an
-//! [`Error::Input`] naming the file, the 1-based line (for JSON Lines and CSV) or the
-//! entry number (for XML and JSON documents) and what was expected, and reading goes on
+//! [`Error::Input`] naming the file, the 1-based line (for JSON Lines, CSV and XML: the
+//! line of the element or row at fault, the message starting `entry N: ` for XML) or
+//! the entry number (for a JSON document) and what was expected, and reading goes on
 //! with the next record, so a caller can skip and count bad records or stop at the
-//! first; a syntax error in an XML or JSON document ends it after the entries read
-//! before it, and an I/O error ends any file. `read` itself fails only when the file
-//! cannot be opened, its format cannot be told, a CSV header lacks the needed columns,
-//! or a document is too large or not UTF-8. JSON Lines and CSV files stream with memory
-//! bounded by the largest record (at most 16 MiB, a longer one is a bad record); XML and
-//! JSON documents are read whole (at most 256 MiB).
+//! first. A malformed XML entry (or a NUL byte in it) is one bad record and reading goes
+//! on at the next entry's start tag; a CSV quote left open is one bad row and reading
+//! goes on at the line after the row's first; a syntax error in a JSON document ends it
+//! after the entries read before it, and an I/O error ends any file. Every message that
+//! quotes input passes through [`crate::render::terminal_safe`]. `read` itself fails
+//! only when the file cannot be opened, its format cannot be told, a CSV header lacks
+//! the needed columns, or a document is too large or not UTF-8. JSON Lines and CSV
+//! files stream with memory bounded by the largest record (at most 16 MiB, a longer one
+//! is a bad record); XML and JSON documents are read whole (at most 256 MiB).
 //!
 //! Every format fills the same fields: `id` (canonical, see [`canonical_id`]), `title`
 //! (whitespace collapsed), `abstract` (trimmed; line breaks and LaTeX kept), `authors`,
@@ -102,7 +106,6 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-
 
 use crate::error::{Error, Result};
 #[cfg(doc)]
@@ -343,11 +346,17 @@ impl<'de> serde::Deserialize<'de> for Kind {
             fn visit_str<E>(self, _: &str) -> std::result::Result<Kind, E> {
                 Ok(Kind::String)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Kind, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Kind, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Kind::Array)
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Kind, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Kind, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(Kind::Object)
             }
@@ -388,11 +397,17 @@ impl<'de> serde::Deserialize<'de> for Shape {
             fn visit_str<E>(self, _: &str) -> std::result::Result<Shape, E> {
                 Ok(Shape(None))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Shape, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Shape, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Shape(None))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Shape, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Shape, A::Error> {
                 let mut keys = std::collections::BTreeMap::new();
                 while let Some((key, kind)) = map.next_entry::<String, Kind>()? {
                     keys.entry(key).or_insert(kind);
@@ -716,7 +731,10 @@ mod tests {
             ),
             ("[1, 2]", "not an object"),
             ("[]", "first element is not a JSON value"),
-            ("[{\"paper\": ", "the file ends inside the first JSON array element"),
+            (
+                "[{\"paper\": ",
+                "the file ends inside the first JSON array element",
+            ),
             ("[{\"title\": \"x\"}]", "not Hugging Face daily papers"),
             ("{\"name\": 1}", "without `id` and `title`"),
             ("{\"id\": ", "the file ends inside the first JSON value"),

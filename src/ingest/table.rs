@@ -285,7 +285,11 @@ impl CsvRows {
             Ok(Some(next)) => next,
             Ok(None) => {
                 self.done = true;
-                return bad_record(&self.path, line, format!("{problem}; it runs to the end of the file"));
+                return bad_record(
+                    &self.path,
+                    line,
+                    format!("{problem}; it runs to the end of the file"),
+                );
             }
             Err(e) => {
                 self.done = true;
@@ -293,12 +297,17 @@ impl CsvRows {
             }
         };
         let mut pos = csv::Position::new();
-        pos.set_byte(next).set_line(line + 1).set_record(start.record() + 1);
+        pos.set_byte(next)
+            .set_line(line + 1)
+            .set_record(start.record() + 1);
         if let Err(e) = self.reader.seek(pos) {
             self.done = true;
             return csv_error(&self.path, line, e);
         }
-        let message = format!("{problem}; this row is skipped, reading goes on at line {}", line + 1);
+        let message = format!(
+            "{problem}; this row is skipped, reading goes on at line {}",
+            line + 1
+        );
         bad_record(&self.path, line, message)
     }
 
@@ -513,7 +522,10 @@ fn row_is_well_formed(raw: &[u8]) -> bool {
                 Some(_) => return false, // text after the closing quote
             }
         } else {
-            match raw[i.min(raw.len())..].iter().position(|&b| b == b',' || b == b'\n') {
+            match raw[i.min(raw.len())..]
+                .iter()
+                .position(|&b| b == b',' || b == b'\n')
+            {
                 None => return true,
                 Some(n) if raw[i + n] == b',' => i += n + 1,
                 // A line break outside quotes ends the row before its bytes do.
@@ -542,7 +554,11 @@ mod tests {
             b"1,\"Broken,abs\n2,Good,abs\n4,\"Ok\",x\n",
             b"1,\"a\nb\"c,d\n",
         ] {
-            assert!(!row_is_well_formed(bad), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                !row_is_well_formed(bad),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
