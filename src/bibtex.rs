@@ -131,6 +131,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<BibEntry>> {
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect(),
         macros: BTreeMap::new(),
+        expanded: 0,
     };
     let mut entries = Vec::new();
     while p.find_at() {
@@ -145,6 +146,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<BibEntry>> {
 const MONTHS: &str = "January February March April May June July August September October \
                       November December";
 
+/// The most text one value may hold once its `@string` macros are expanded, in bytes.
+/// Macros defined as two copies of the previous one double at each step (`a40` would be
+/// 2^40 bytes); a real field is far below this.
+pub const MAX_EXPANDED_VALUE: usize = 1 << 20;
+/// The most text macro expansions may add over a whole file, in bytes.
+pub const MAX_EXPANDED_FILE: usize = 16 << 20;
+
 /// Fields holding identifiers or paths: unescaped only, never run through LaTeX cleaning.
 const VERBATIM: [&str; 4] = ["doi", "eprint", "file", "url"];
 
@@ -156,6 +164,8 @@ struct Parser<'a> {
     pos: usize,
     line_starts: Vec<usize>,
     macros: BTreeMap<String, String>,
+    /// Bytes added by macro expansions so far, bounded by [`MAX_EXPANDED_FILE`].
+    expanded: usize,
 }
 
 /// The entry being read, for error messages: its first line, closing byte, `@type{key`.
@@ -172,6 +182,8 @@ impl Parser<'_> {
 
     fn fail(&self, pos: usize, ctx: &Ctx, problem: impl std::fmt::Display) -> Error {
         let message = format!("{problem} (in {} starting at line {})", ctx.what, ctx.line);
+        // The entry's key and found characters come from the file.
+        let message = crate::render::terminal_safe(&message).into_owned();
         let (path, line) = (self.path.to_path_buf(), self.line_at(pos));
         Error::Input {
             path,
@@ -345,8 +357,25 @@ impl Parser<'_> {
                     out.push_str(self.take_while(|b| b.is_ascii_digit()))
                 }
                 Some(b) if b.is_ascii_alphabetic() => {
+                    let at = self.pos;
                     let macro_name = self.take_while(is_name_byte).to_string();
-                    out.push_str(&self.expand(&macro_name));
+                    let len = self.expand(&macro_name).len();
+                    self.expanded = self.expanded.saturating_add(len);
+                    if out.len().saturating_add(len) > MAX_EXPANDED_VALUE {
+                        let problem = format!(
+                            "field `{name}` expands to more than {} MiB of text through `{macro_name}` (@string macros built from copies of each other?)",
+                            MAX_EXPANDED_VALUE >> 20
+                        );
+                        return Err(self.fail(at, ctx, problem));
+                    }
+                    if self.expanded > MAX_EXPANDED_FILE {
+                        let problem = format!(
+                            "@string macros expand to more than {} MiB of text in this file (at `{macro_name}` in field `{name}`)",
+                            MAX_EXPANDED_FILE >> 20
+                        );
+                        return Err(self.fail(at, ctx, problem));
+                    }
+                    out.push_str(self.expand(&macro_name));
                 }
                 None => return Err(self.unterminated(ctx)),
                 Some(_) => {
@@ -385,14 +414,15 @@ impl Parser<'_> {
         Err(self.fail(open, ctx, problem))
     }
 
-    /// A macro's raw value: `@string` ones first, then month names; unknown ones as written.
-    fn expand(&self, name: &str) -> String {
+    /// A macro's raw value: `@string` ones first, then month names; unknown ones as
+    /// written. Borrowed, so a caller can check its size before copying it.
+    fn expand<'s>(&'s self, name: &'s str) -> &'s str {
         let lower = name.to_ascii_lowercase();
         if let Some(value) = self.macros.get(&lower) {
-            return value.clone();
+            return value;
         }
         let is_month = |m: &&str| lower.len() == 3 && m[..3].eq_ignore_ascii_case(&lower);
-        MONTHS.split(' ').find(is_month).unwrap_or(name).to_string()
+        MONTHS.split(' ').find(is_month).unwrap_or(name)
     }
 
     /// Skips a balanced `{...}` or `(...)` body (`@comment`, `@preamble`).

@@ -11,11 +11,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     // ---- files and input -------------------------------------------------------
-    #[error("{path}: {source}")]
+    /// An I/O error on `path`. The OS error's text is part of this message and is not
+    /// also offered as `source()`, so a chain printed with `{:#}` says it once
+    /// (`/x.jsonl: no such file`, not `/x.jsonl: no such file: no such file`); the
+    /// error itself is [`Error::io_error`].
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// A record of an input file that could not be read. `line` is 1-based; for
@@ -85,10 +88,19 @@ pub enum Error {
 
 impl Error {
     /// An [`Error::Io`] for `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error,
+        }
+    }
+
+    /// The I/O error under an [`Error::Io`] (to look at its kind: a broken pipe, a
+    /// missing file), `None` for every other variant.
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            Error::Io { error, .. } => Some(error),
+            _ => None,
         }
     }
 

@@ -37,7 +37,12 @@ fn main() -> ExitCode {
 fn is_broken_pipe(err: &paperscout::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+        // `Error::Io` carries its OS error without offering it as `source()`.
+        let io = match e.downcast_ref::<paperscout::Error>() {
+            Some(ours) => ours.io_error(),
+            None => e.downcast_ref::<std::io::Error>(),
+        };
+        if let Some(io) = io {
             if io.kind() == std::io::ErrorKind::BrokenPipe {
                 return true;
             }

@@ -6,8 +6,9 @@
 //!
 //! Text meant for people (table, Markdown, HTML, Atom) is cleaned first: runs of
 //! whitespace become one space, control characters and the characters XML 1.0 forbids
-//! are dropped. Links are emitted only for http(s) URLs; any other scheme loses its link.
-//! JSON carries the values as given.
+//! are dropped. URLs go through [`safe_url`] in every format (JSON included): only
+//! http(s) ones are kept, percent-encoded where an IRI needs it; any other scheme loses
+//! its link. JSON carries the other values as given.
 //!
 //! # JSON schema
 //!
@@ -27,7 +28,7 @@
 //!     "id":         string,
 //!     "title":      string,
 //!     "score":      number | null,       // rounded to 4 decimals; null when not finite
-//!     "url":        string | null,
+//!     "url":        string | null,       // http(s) only, as `safe_url` makes it
 //!     "categories": [string],            // primary first
 //!     "authors":    [string],
 //!     "listed":     "YYYY-MM-DD" | null, // the day the paper was listed
@@ -40,6 +41,7 @@
 //! }
 //! ```
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::{self, Write};
 use std::str::FromStr;
@@ -128,7 +130,9 @@ pub struct Item {
     /// The ranker's score (a cosine similarity for `similar` and `search`).
     #[serde(serialize_with = "round4")]
     pub score: f32,
-    /// The paper's page; links are made only when it is http(s).
+    /// The paper's page; shown (in JSON too) only when it is http(s), as [`safe_url`]
+    /// makes it.
+    #[serde(serialize_with = "json_url")]
     pub url: Option<String>,
     /// Primary first.
     pub categories: Vec<String>,
@@ -170,8 +174,10 @@ pub fn render(listing: &Listing, format: Format) -> String {
 
 // ---- the formats --------------------------------------------------------------------
 
+/// Every line goes through [`terminal_safe`] before it is fitted: [`clean`] has
+/// already dropped the controls, what is left to escape are bidi overrides.
 fn table(l: &Listing, out: &mut String) -> fmt::Result {
-    writeln!(out, "{}", fit(&heading(l, true), WIDTH))?;
+    writeln!(out, "{}", fit(&terminal_safe(&heading(l, true)), WIDTH))?;
     if l.items.is_empty() {
         return writeln!(out, "no papers");
     }
@@ -185,7 +191,7 @@ fn table(l: &Listing, out: &mut String) -> fmt::Result {
             clean(&item.id),
             title_of(item)
         );
-        writeln!(out, "{}", fit(&line, WIDTH))?;
+        writeln!(out, "{}", fit(&terminal_safe(&line), WIDTH))?;
         if let Some(b) = &item.because {
             let prefix = "     because: ";
             let suffix = format!(" ({:.2})", b.similarity);
@@ -194,7 +200,7 @@ fn table(l: &Listing, out: &mut String) -> fmt::Result {
                 (_, text, _, _) => format!("interest: {text}"),
             };
             let room = WIDTH.saturating_sub(prefix.len() + suffix.chars().count());
-            writeln!(out, "{prefix}{}{suffix}", fit(&what, room))?;
+            writeln!(out, "{prefix}{}{suffix}", fit(&terminal_safe(&what), room))?;
         }
     }
     Ok(())
@@ -242,7 +248,7 @@ fn markdown(l: &Listing, out: &mut String) -> fmt::Result {
         let indent = " ".repeat(marker.len());
         let title = md(&title_of(item), false);
         let info = md(&info(l, item), false);
-        let mut lines = vec![match item.url.as_deref().and_then(http_url) {
+        let mut lines = vec![match item.url.as_deref().and_then(safe_url) {
             Some(url) => format!("**[{title}]({})** — {info}", md_url(&url)),
             None => format!("**{title}** — {info}"),
         }];
@@ -296,7 +302,7 @@ fn html_page(l: &Listing, out: &mut String) -> fmt::Result {
         for item in &l.items {
             writeln!(out, "<li value=\"{}\">", item.rank)?;
             let title = html(&title_of(item));
-            match item.url.as_deref().and_then(http_url) {
+            match item.url.as_deref().and_then(safe_url) {
                 Some(url) => writeln!(
                     out,
                     "<p class=\"title\"><a href=\"{}\">{title}</a></p>",
@@ -342,7 +348,7 @@ fn atom(l: &Listing, out: &mut String) -> fmt::Result {
     writeln!(out, "  <generator>paperscout</generator>")?;
     let mut ids = HashSet::new();
     for item in &l.items {
-        let url = item.url.as_deref().and_then(http_url);
+        let url = item.url.as_deref().and_then(safe_url);
         // Entry ids must be unique: two items with one url (or one id) get numbered.
         let base = format!("urn:paperscout:paper:{}", pct(&item.id));
         let mut id = url.clone().unwrap_or_else(|| base.clone());
@@ -519,6 +525,44 @@ fn clean(s: &str) -> String {
     out
 }
 
+/// `s` made safe to print on a terminal: every character that a terminal acts on
+/// instead of showing is written as a visible escape, so text from input files (a
+/// title with `ESC[31m`, `ESC]0;…BEL`) cannot recolour, retitle or rewrite the
+/// screen. Escaped: C0 controls (`\n`, `\r`, `\t` as those two characters, the
+/// others and DEL as `\x1b`-style escapes), C1 controls (`\u{9b}`), and the Unicode
+/// bidirectional overrides and isolates (`\u{202e}`), which reorder what follows.
+/// An ESC sequence is thus printed as its text (`\x1b[31m`). Everything else is kept
+/// as is; borrowed when there is nothing to escape.
+///
+/// One line in, one line out: a caller that wants to keep line breaks applies it to
+/// each line. What every message echoing input values (ingest's skipped records) and
+/// every table the CLI prints goes through.
+pub fn terminal_safe(s: &str) -> Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii_control() => {
+                // Infallible: writing into a String.
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if unsafe_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `s` in at most `width` chars, ending with `…` when cut.
 fn fit(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
@@ -576,29 +620,75 @@ fn arxiv_url(id: &str) -> Option<String> {
     ok.then(|| format!("https://arxiv.org/abs/{id}"))
 }
 
-/// `url` when it is an absolute http(s) URL, with every byte that may not appear
-/// literally in a URL (spaces, quotes, angle brackets, parentheses, non-ASCII, ...)
-/// percent-encoded, so it is safe as a Markdown link, an HTML attribute and an Atom id.
-/// `None` for any other scheme (`javascript:`, `data:`, relative links).
-fn http_url(url: &str) -> Option<String> {
+/// `url` as every output format shows it: `None` unless it is an absolute http(s)
+/// URL with a host (`javascript:`, `data:`, relative links are dropped, in JSON too);
+/// otherwise the URL with every byte that may not appear literally in an IRI (RFC
+/// 3987) percent-encoded, so it is at once a valid Atom id, a safe Markdown link and
+/// HTML attribute. Encoded: spaces, controls, quotes, `<>{}|\^` and backtick, `'()`
+/// (Markdown), non-ASCII (as UTF-8 bytes), `[` and `]` except around an IPv6 host, a
+/// `%` not followed by two hex digits, and every `#` after the first.
+pub fn safe_url(url: &str) -> Option<String> {
     let url = url.trim();
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    let rest = ["https://", "http://"]
+    let scheme_len = ["https://", "http://"]
         .iter()
         .find(|p| lower.starts_with(**p))
-        .map(|p| &url[p.len()..])?;
-    if rest.is_empty() || rest.starts_with('/') {
+        .map(|p| p.len())?;
+    let rest = &url[scheme_len..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_len];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.is_empty() || host.starts_with(':') {
         return None;
     }
-    let mut out = String::with_capacity(url.len());
-    for b in url.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&*+,;=%".contains(&b) {
+    // `[` and `]` stay only around an IP literal host: `[` `hex:.` `]` then `:port`.
+    let ip_literal = host
+        .strip_prefix('[')
+        .and_then(|h| h.split_once(']'))
+        .is_some_and(|(inside, after)| {
+            !inside.is_empty()
+                && inside
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+                && (after.is_empty()
+                    || after
+                        .strip_prefix(':')
+                        .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())))
+        });
+    let host_start = scheme_len + authority.len() - host.len();
+    let host_close = host_start + host.find(']').unwrap_or(0);
+    let bytes = url.as_bytes();
+    let mut out = String::with_capacity(url.len() + 8);
+    out.push_str(&url[..scheme_len]);
+    let mut fragment = false;
+    for (i, &b) in bytes.iter().enumerate().skip(scheme_len) {
+        let keep = match b {
+            b'[' => ip_literal && i == host_start,
+            b']' => ip_literal && i == host_close,
+            b'%' => bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
+            b'#' => !std::mem::replace(&mut fragment, true),
+            b => b.is_ascii_alphanumeric() || b"-._~:/?@!$&*+,;=".contains(&b),
+        };
+        if keep {
             out.push(char::from(b));
         } else {
             push_pct(&mut out, b);
         }
     }
     Some(out)
+}
+
+/// The JSON `url`: what [`safe_url`] makes of it, so JSON agrees with the other formats.
+fn json_url<S: serde::Serializer>(
+    url: &Option<String>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match url.as_deref().and_then(safe_url) {
+        Some(u) => s.serialize_some(&u),
+        None => s.serialize_none(),
+    }
 }
 
 /// `s` with every byte but the unreserved ones (RFC 3986: letters, digits, `-._~`)
@@ -644,7 +734,7 @@ fn md(s: &str, line_start: bool) -> String {
     out
 }
 
-/// A URL from [`http_url`] as a Markdown link destination: `&` would start an entity.
+/// A URL from [`safe_url`] as a Markdown link destination: `&` would start an entity.
 fn md_url(url: &str) -> String {
     url.replace('&', "\\&")
 }
@@ -767,30 +857,79 @@ pub fn validate_atom(xml: &str) -> std::result::Result<usize, String> {
     fn allowed(c: char) -> bool {
         matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
     }
+    /// An absolute IRI (RFC 3987): a scheme, then only characters an IRI allows
+    /// (unreserved, reserved, `%` and two hex digits, non-ASCII `ucschar`), at most
+    /// one `#`, and `[`/`]` only around an IP-literal host.
     fn iri(s: &str, what: &str) -> Result<(), String> {
         let scheme = s
             .split_once(':')
             .map(|(scheme, rest)| (scheme, rest.is_empty()));
         let scheme_ok = matches!(scheme, Some((sc, false)) if sc.starts_with(|c: char| c.is_ascii_alphabetic())
             && sc.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
-        let bad = |c: char| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c);
-        if !scheme_ok || s.chars().any(bad) {
-            return Err(format!("{what} id {s:?} is not an absolute IRI"));
+        if !scheme_ok {
+            return Err(format!("{what} {s:?} is not an absolute IRI"));
+        }
+        let invalid = |why: &str| Err(format!("{what} {s:?} is not a valid IRI: {why}"));
+        let ucschar = |c: char| {
+            matches!(c, '\u{A0}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFEF}')
+                || (u32::from(c) >= 0x10000
+                    && (u32::from(c) & 0xFFFF) < 0xFFFE
+                    && u32::from(c) < 0xE0000)
+                || matches!(c, '\u{E1000}'..='\u{EFFFD}')
+        };
+        let chars: Vec<char> = s.chars().collect();
+        for (i, &c) in chars.iter().enumerate() {
+            let ok = c.is_ascii_alphanumeric()
+                || "-._~:/?#[]@!$&'()*+,;=".contains(c)
+                || (c == '%'
+                    && chars
+                        .get(i + 1..i + 3)
+                        .is_some_and(|h| h.iter().all(char::is_ascii_hexdigit)))
+                || (!c.is_ascii() && ucschar(c));
+            if !ok {
+                return invalid(&format!("{c:?} is not allowed"));
+            }
+        }
+        if s.matches('#').count() > 1 {
+            return invalid("more than one '#'");
+        }
+        // `[` and `]` belong only around an IP literal: `scheme://[...]` or `user@[...]`.
+        let rest = s.split_once(':').map_or("", |(_, r)| r);
+        let (authority, after) = match rest.strip_prefix("//") {
+            Some(r) => r.split_at(r.find(['/', '?', '#']).unwrap_or(r.len())),
+            None => ("", rest),
+        };
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let literal_ok = match host.strip_prefix('[') {
+            Some(h) => h.split_once(']').is_some_and(|(inside, port)| {
+                !inside.is_empty()
+                    && !inside.contains(['[', ']'])
+                    && (port.is_empty()
+                        || port
+                            .strip_prefix(':')
+                            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())))
+            }),
+            None => !host.contains(['[', ']']),
+        };
+        let userinfo = authority.len() - host.len();
+        if !literal_ok || authority[..userinfo].contains(['[', ']']) || after.contains(['[', ']']) {
+            return invalid("'[' or ']' outside an IP-literal host");
         }
         Ok(())
     }
     /// What the feed and its entries share: one id (returned), title and updated.
     fn common(n: &Node, what: &str) -> Result<String, String> {
         let id = n.one("id", what)?;
-        iri(id, what)?;
+        iri(id, &format!("{what} id"))?;
         n.one("title", what)?;
         let updated = n.one("updated", what)?;
         chrono::DateTime::parse_from_rfc3339(updated)
             .map_err(|e| format!("{what} updated {updated:?} is not RFC 3339: {e}"))?;
-        if n.all("link")
-            .any(|l| l.attr("href").is_none_or(str::is_empty))
-        {
-            return Err(format!("{what} has a link without href"));
+        for link in n.all("link") {
+            match link.attr("href") {
+                None | Some("") => return Err(format!("{what} has a link without href")),
+                Some(href) => iri(href, &format!("{what} link"))?,
+            }
         }
         if n.all("category")
             .any(|c| c.attr("term").is_none_or(str::is_empty))
@@ -1167,6 +1306,23 @@ mod tests {
             ("</content>", "", "not well-formed"),
             ("</title>", "</tile>", "not well-formed"),
             ("urn:x:feed", "feed 1", "not an absolute IRI"),
+            (
+                "urn:x:2",
+                "https://x.org/a[1]",
+                "entry 2 id \"https://x.org/a[1]\" is not a valid IRI",
+            ),
+            ("urn:x:2", "urn:x:2#a#b", "more than one '#'"),
+            ("urn:x:2", "urn:x:%zz", "is not allowed"),
+            (
+                "https://example.org/1",
+                "https://example.org/a b",
+                "entry 1 link",
+            ),
+            (
+                "https://example.org/1",
+                "https://example.org/{1}",
+                "entry 1 link",
+            ),
             ("2005/Atom", "2005/Atomic", "not an Atom <feed>"),
             (
                 "<link href=\"https://example.org/1\"/>",
@@ -1209,10 +1365,10 @@ mod tests {
         );
         assert_eq!(arxiv_url("10.1000/xyz"), None);
         assert_eq!(
-            http_url("HTTPS://x.org/a b(c)").as_deref(),
+            safe_url("HTTPS://x.org/a b(c)").as_deref(),
             Some("HTTPS://x.org/a%20b%28c%29")
         );
-        assert_eq!(http_url("data:text/html,x"), None);
-        assert_eq!(http_url("https:///x"), None);
+        assert_eq!(safe_url("data:text/html,x"), None);
+        assert_eq!(safe_url("https:///x"), None);
     }
 }

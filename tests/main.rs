@@ -9,6 +9,7 @@ mod embed;
 mod eval;
 mod fetch;
 mod hardening_library;
+mod hardening_ingest;
 mod index_search;
 mod ingest;
 mod job;

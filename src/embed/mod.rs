@@ -22,6 +22,39 @@ mod tensor;
 pub use cpu::CpuBert;
 pub use tensor::TensorBert;
 
+/// Characters of text handed to the tokenizer per token the model reads
+/// (`max_seq_length`), on the first try. English averages 4 to 5 characters a token, so
+/// this is ample for nearly every text; [`Embedder::tokenize`] widens it (×4 at a time)
+/// when a text gives fewer tokens than the model reads, up to
+/// [`MAX_CUT_CHARS_PER_TOKEN`].
+pub const CUT_CHARS_PER_TOKEN: usize = 16;
+
+/// The widest cut, in characters per token of `max_seq_length`: text beyond it is never
+/// tokenized, whatever it holds, so tokenizing one text takes bounded memory (the
+/// tokenizer keeps ~100 bytes per character it is given, overflow included).
+pub const MAX_CUT_CHARS_PER_TOKEN: usize = 1024;
+
+/// The start of `text` that holds at most `max_chars` characters, cut at the last ASCII
+/// space, tab or line break within them (so no word is cut in two), or at the char
+/// boundary when there is none; `text` itself when it is not longer.
+///
+/// Tokenizers split words at whitespace and never let a token cross it, so the tokens
+/// of the cut text are the first tokens of the whole text: once the cut gives at least
+/// as many tokens as the model reads, the truncated ids are the same as those of the
+/// whole text. Only ASCII whitespace is used: BERT's normalizer drops some other
+/// Unicode spaces (U+0085) instead of splitting there.
+pub fn cut_for_tokenizer(text: &str, max_chars: usize) -> &str {
+    let end = match text.char_indices().nth(max_chars) {
+        Some((end, _)) => end,
+        None => return text,
+    };
+    let head = &text[..end];
+    match head.rfind([' ', '\t', '\n', '\r']) {
+        Some(space) if space > 0 => &head[..space],
+        _ => head,
+    }
+}
+
 /// The default model, as a hub id.
 pub const DEFAULT_MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
@@ -505,12 +538,30 @@ impl Embedder {
     }
 
     /// Token ids of `text` after truncation, special tokens included.
+    ///
+    /// Only the start of a long text is tokenized ([`cut_for_tokenizer`], at
+    /// [`CUT_CHARS_PER_TOKEN`] characters per token read, widened while the cut gives
+    /// fewer tokens than the model reads): the ids are those of the whole text, and
+    /// the memory taken does not grow with the text (a 12 MB abstract used to cost
+    /// over a gigabyte here). Only a text that needs more than
+    /// [`MAX_CUT_CHARS_PER_TOKEN`] characters per token (mostly control characters,
+    /// or words over 100 characters that each become one `[UNK]`) is read no further.
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self
-            .tokenizer
-            .encode(text, true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok(enc.get_ids().to_vec())
+        let widest = self.max_seq_length.saturating_mul(MAX_CUT_CHARS_PER_TOKEN);
+        let mut chars = self.max_seq_length.saturating_mul(CUT_CHARS_PER_TOKEN);
+        loop {
+            let cut = cut_for_tokenizer(text, chars);
+            let enc = self
+                .tokenizer
+                .encode(cut, true)
+                .map_err(|e| Error::Tokenizer(e.to_string()))?;
+            // Truncated to max_seq_length: the cut held enough, the rest cannot matter.
+            let enough = enc.get_ids().len() >= self.max_seq_length;
+            if enough || cut.len() == text.len() || chars >= widest {
+                return Ok(enc.get_ids().to_vec());
+            }
+            chars = chars.saturating_mul(4).min(widest);
+        }
     }
 
     /// Embed `texts`; the result is in input order, one unit-norm vector of
@@ -520,16 +571,14 @@ impl Embedder {
     /// `max_batch_tokens` padded tokens, so short texts are not padded to long ones.
     pub fn embed<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
         let ids = {
+            use rayon::prelude::*;
             let _span = tracing::debug_span!("tokenize", n = texts.len()).entered();
-            let inputs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
-            let encodings = self
-                .tokenizer
-                .encode_batch(inputs, true)
-                .map_err(|e| Error::Tokenizer(e.to_string()))?;
-            encodings
-                .into_iter()
-                .map(|e| e.get_ids().to_vec())
-                .collect::<Vec<_>>()
+            // One text at a time through `tokenize`, which cuts long texts first: the
+            // whole batch's encodings (offsets, overflow) are never held at once.
+            texts
+                .par_iter()
+                .map(|t| self.tokenize(t.as_ref()))
+                .collect::<Result<Vec<_>>>()?
         };
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
@@ -708,5 +757,9 @@ impl crate::job::TextEmbedder for Embedder {
     }
     fn model_name(&self) -> &str {
         self.name()
+    }
+    /// The widest cut [`Embedder::tokenize`] makes: no character beyond it is read.
+    fn max_text_chars(&self) -> Option<usize> {
+        Some(self.max_seq_length.saturating_mul(MAX_CUT_CHARS_PER_TOKEN))
     }
 }

@@ -2,9 +2,12 @@
 //! (RSS 2.0 `<rss><channel><item>`, and the Atom flavour of the listing feed). The
 //! document is read whole into a small element tree (depth-capped), entries are moved
 //! out as they close, and each is mapped on its own: one bad entry is an error for that
-//! entry only. A well-formedness error ends the document; the entries that closed
-//! before it are still yielded. Element names are matched by local name, ignoring case
-//! (`arxiv:doi` and `arxiv:DOI` both occur).
+//! entry only. A well-formedness error (or a NUL byte, which XML forbids) inside an
+//! entry is an error for that entry, and reading goes on at the next `<entry>`/`<item>`
+//! start tag; one with no entry after it ends the document, and the error says from
+//! which line on nothing was read. Errors name the line of the element at fault (the
+//! bad date, not the entry's first line). Element names are matched by local name,
+//! ignoring case (`arxiv:doi` and `arxiv:DOI` both occur).
 
 use std::borrow::Cow;
 
@@ -61,12 +64,22 @@ impl Element {
     }
 }
 
+/// An entry as parsing left it: whole, or broken by a well-formedness error.
+pub(super) enum Parsed {
+    Entry(Element),
+    /// An entry that could not be read: the line of the problem and what it was.
+    Broken(u64, String),
+    /// A problem outside any entry, with its line; the entries around it are kept.
+    Skipped(u64, String),
+}
+
 /// What parsing left: the root (without its entries; partial after an error), the
-/// entries in document order, and the well-formedness error that stopped it, if any.
+/// entries in document order, and the well-formedness error that stopped it, if any,
+/// with its line.
 pub(super) struct Document {
     pub(super) root: Option<Element>,
-    pub(super) entries: Vec<Element>,
-    pub(super) error: Option<String>,
+    pub(super) entries: Vec<Parsed>,
+    pub(super) error: Option<(u64, String)>,
 }
 
 fn is_entry(name: &str) -> bool {
@@ -133,8 +146,42 @@ fn element_from(start: &BytesStart<'_>, line: u64) -> Element {
     }
 }
 
-pub(super) fn parse_document(text: &str) -> Document {
+/// Where reading can go on after a well-formedness error at `from`: the next start
+/// tag of an entry (`<entry` or `<item`, any case, any prefix), as a byte offset.
+fn next_entry_start(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut at = from.min(bytes.len());
+    while let Some(i) = bytes[at..].iter().position(|&b| b == b'<') {
+        let tag = at + i;
+        let name_end = bytes[tag + 1..]
+            .iter()
+            .position(|&b| b.is_ascii_whitespace() || b == b'>' || b == b'/')
+            .map_or(bytes.len(), |n| tag + 1 + n);
+        let name = &text[tag + 1..name_end];
+        let local = name.rsplit(':').next().unwrap_or(name);
+        if name_end < bytes.len() && is_entry(local) {
+            return Some(tag);
+        }
+        at = tag + 1;
+    }
+    None
+}
+
+/// A reader of `text` that leaves matching end tags to us: after an error, reading
+/// restarts in the middle of the document, where the end tags of elements opened
+/// before are legitimately unmatched for a fresh reader.
+fn reader_of(text: &str) -> Reader<&[u8]> {
     let mut reader = Reader::from_str(text);
+    let config = reader.config_mut();
+    config.check_end_names = false;
+    config.allow_unmatched_ends = true;
+    reader
+}
+
+pub(super) fn parse_document(text: &str) -> Document {
+    let mut reader = reader_of(text);
+    // Byte offset of `reader`'s input in `text` (it restarts after an error).
+    let mut base = 0u64;
     let mut lines = LineCounter {
         text,
         pos: 0,
@@ -142,7 +189,7 @@ pub(super) fn parse_document(text: &str) -> Document {
     };
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
-    let mut entries: Vec<Element> = Vec::new();
+    let mut entries: Vec<Parsed> = Vec::new();
     let mut error = None;
 
     // Attach a closed element to its parent, or keep it as an entry or the root.
@@ -150,10 +197,10 @@ pub(super) fn parse_document(text: &str) -> Document {
         el: Element,
         stack: &mut [Element],
         root: &mut Option<Element>,
-        entries: &mut Vec<Element>,
+        entries: &mut Vec<Parsed>,
     ) {
         if is_entry(&el.name) && stack.len() <= 2 {
-            entries.push(el);
+            entries.push(Parsed::Entry(el));
         } else if let Some(parent) = stack.last_mut() {
             parent.children.push(el);
         } else if root.is_none() {
@@ -162,40 +209,88 @@ pub(super) fn parse_document(text: &str) -> Document {
     }
 
     loop {
-        let before = reader.buffer_position();
+        let before = base + reader.buffer_position();
         let event = reader.read_event();
+        // A problem at this offset, with what it is; `None` once the event is handled.
+        let mut problem: Option<(u64, String)> = None;
         match event {
             Ok(Event::Start(e)) => {
+                let line = lines.line_at(before);
                 if stack.len() >= MAX_DEPTH {
-                    let line = lines.line_at(before);
-                    error = Some(format!(
-                        "elements nested deeper than {MAX_DEPTH} levels at line {line}"
+                    error = Some((
+                        line,
+                        format!("elements nested deeper than {MAX_DEPTH} levels at line {line}"),
                     ));
                     break;
                 }
-                let line = lines.line_at(before);
-                stack.push(element_from(&e, line));
+                let el = element_from(&e, line);
+                // Entries do not nest: an entry still open is one whose end tag is
+                // missing. It is reported, and the new entry read.
+                if is_entry(&el.name) {
+                    if let Some(open) = stack.iter().position(|o| is_entry(&o.name)) {
+                        let o = &stack[open];
+                        let message = format!(
+                            "not well-formed XML: <{}> opened at line {} is not closed before the <{}> at line {line}",
+                            o.name, o.line, el.name
+                        );
+                        entries.push(Parsed::Broken(o.line, message));
+                        stack.truncate(open);
+                    }
+                }
+                stack.push(el);
             }
             Ok(Event::Empty(e)) => {
                 let line = lines.line_at(before);
                 let el = element_from(&e, line);
                 close(el, &mut stack, &mut root, &mut entries);
             }
-            Ok(Event::End(_)) => {
-                if let Some(el) = stack.pop() {
-                    close(el, &mut stack, &mut root, &mut entries);
+            Ok(Event::End(e)) => {
+                let name = e.local_name().into_inner().to_string();
+                match stack.last() {
+                    Some(top) if top.name == name => {
+                        if let Some(el) = stack.pop() {
+                            close(el, &mut stack, &mut root, &mut entries);
+                        }
+                    }
+                    Some(top) => {
+                        let what = format!(
+                            "expected `</{}>` (opened at line {}), found `</{name}>`",
+                            top.name, top.line
+                        );
+                        problem = Some((before, what));
+                    }
+                    None => {
+                        problem = Some((before, format!("`</{name}>` closes nothing")));
+                    }
                 }
             }
-            Ok(Event::Text(t)) => {
-                if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&t.xml10_content());
+            Ok(Event::Text(t)) => match t.as_ref().as_bytes().iter().position(|&b| b == 0) {
+                Some(nul) => {
+                    problem = Some((
+                        before + nul as u64,
+                        "a NUL byte, which XML does not allow".into(),
+                    ))
                 }
-            }
-            Ok(Event::CData(t)) => {
-                if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&t.xml10_content());
+                None => {
+                    if let Some(top) = stack.last_mut() {
+                        top.text.push_str(&t.xml10_content());
+                    }
                 }
-            }
+            },
+            Ok(Event::CData(t)) => match t.as_ref().as_bytes().iter().position(|&b| b == 0) {
+                // `<![CDATA[` comes before the content.
+                Some(nul) => {
+                    problem = Some((
+                        before + 9 + nul as u64,
+                        "a NUL byte, which XML does not allow".into(),
+                    ))
+                }
+                None => {
+                    if let Some(top) = stack.last_mut() {
+                        top.text.push_str(&t.xml10_content());
+                    }
+                }
+            },
             Ok(Event::GeneralRef(r)) => {
                 if let Some(top) = stack.last_mut() {
                     match r.resolve_char_ref() {
@@ -209,38 +304,67 @@ pub(super) fn parse_document(text: &str) -> Document {
                                 top.text.push(';');
                             }
                         },
-                        Err(e) => {
-                            let at = reader.buffer_position();
-                            let line = lines.line_at(at);
-                            error = Some(format!(
-                                "not well-formed XML at line {line}, column {}: {e}",
-                                lines.column_at(at)
-                            ));
-                            break;
-                        }
+                        Err(e) => problem = Some((before, e.to_string())),
                     }
                 }
             }
             Ok(Event::Eof) => {
                 if let Some(open) = stack.last() {
-                    error = Some(format!(
-                        "not well-formed XML: <{}> opened at line {} is not closed",
-                        open.name, open.line
+                    error = Some((
+                        open.line,
+                        format!(
+                            "not well-formed XML: <{}> opened at line {} is not closed",
+                            open.name, open.line
+                        ),
                     ));
                 }
                 break;
             }
             Ok(_) => {} // declaration, comment, processing instruction, doctype
-            Err(e) => {
-                let at = reader.error_position();
-                let line = lines.line_at(at);
-                error = Some(format!(
-                    "not well-formed XML at line {line}, column {}: {e}",
-                    lines.column_at(at)
-                ));
-                break;
+            Err(e) => problem = Some((base + reader.error_position(), e.to_string())),
+        }
+        let Some((at, what)) = problem else {
+            continue;
+        };
+        let line = lines.line_at(at);
+        let column = lines.column_at(at);
+        let message = format!("not well-formed XML at line {line}, column {column}: {what}");
+        // Go on at the next entry's start tag, dropping the broken entry (or, outside
+        // an entry, what was open below the entries' parent).
+        let resume = usize::try_from(at)
+            .ok()
+            .and_then(|at| next_entry_start(text, at + 1));
+        let Some(resume) = resume else {
+            let rest = "; nothing after it was read";
+            error = Some((line, format!("{message}{rest}")));
+            break;
+        };
+        let resume_line = line
+            + text[at.min(text.len() as u64) as usize..resume]
+                .bytes()
+                .filter(|&b| b == b'\n')
+                .count() as u64;
+        let skipped = format!("{message}; reading goes on at line {resume_line}");
+        match stack.iter().position(|o| is_entry(&o.name)) {
+            Some(open) => {
+                entries.push(Parsed::Broken(line, skipped));
+                stack.truncate(open);
+            }
+            None => {
+                entries.push(Parsed::Skipped(line, skipped));
+                let keep = stack
+                    .iter()
+                    .take_while(|o| {
+                        ["feed", "rss", "channel"]
+                            .iter()
+                            .any(|n| o.name.eq_ignore_ascii_case(n))
+                    })
+                    .count();
+                stack.truncate(keep);
             }
         }
+        base = resume as u64;
+        reader = reader_of(&text[resume..]);
     }
     // Close what is still open: a partial root keeps what it had; an unfinished entry
     // is dropped (it is the one the error is about).
@@ -256,16 +380,18 @@ pub(super) fn parse_document(text: &str) -> Document {
     }
 }
 
-/// Every entry of an arXiv XML document, in order. `Err((entry, message))` carries the
-/// 1-based entry number. `format` is [`Format::ArxivAtom`] (API responses) or
-/// [`Format::ArxivRss`] (listing feeds, RSS 2.0 or Atom).
+/// Every entry of an arXiv XML document, in order. `Err((line, message))` carries the
+/// 1-based line of the problem (the element at fault, else the entry's start tag) and
+/// a message starting with `entry N: ` (N 1-based) when it is about an entry.
+/// `format` is [`Format::ArxivAtom`] (API responses) or [`Format::ArxivRss`] (listing
+/// feeds, RSS 2.0 or Atom).
 pub(crate) fn parse(text: &str, format: Format) -> Vec<Result<Paper, (u64, String)>> {
     let doc = parse_document(text);
     let Some(root) = doc.root.as_ref() else {
-        let message = doc
+        let (line, message) = doc
             .error
-            .unwrap_or_else(|| "no XML element found".to_string());
-        return vec![Err((1, message))];
+            .unwrap_or_else(|| (1, "no XML element found".to_string()));
+        return vec![Err((line, message))];
     };
     let mut out: Vec<Result<Paper, (u64, String)>> = Vec::new();
     let root_name = root.name.as_str();
@@ -280,7 +406,7 @@ pub(crate) fn parse(text: &str, format: Format) -> Vec<Result<Paper, (u64, Strin
             "an RSS <rss> or Atom <feed>"
         };
         out.push(Err((
-            1,
+            root.line,
             format!("expected {want} document, found <{root_name}>"),
         )));
         return out;
@@ -289,17 +415,30 @@ pub(crate) fn parse(text: &str, format: Format) -> Vec<Result<Paper, (u64, Strin
     let listing = format != Format::ArxivAtom;
     let feed_date = feed_date(root, rss);
 
-    for (entry, n) in doc.entries.iter().zip(1u64..) {
+    let mut n = 0u64;
+    for parsed in &doc.entries {
+        let entry = match parsed {
+            Parsed::Entry(entry) => entry,
+            Parsed::Broken(line, m) => {
+                n += 1;
+                out.push(Err((*line, format!("entry {n}: {m}"))));
+                continue;
+            }
+            Parsed::Skipped(line, m) => {
+                out.push(Err((*line, m.clone())));
+                continue;
+            }
+        };
+        n += 1;
         let mapped = if rss {
             rss_item(entry, feed_date)
         } else {
             atom_entry(entry, listing, feed_date, format)
         };
-        out.push(mapped.map_err(|m| (n, format!("entry {n} (line {}): {m}", entry.line))));
+        out.push(mapped.map_err(|(line, m)| (line, format!("entry {n}: {m}"))));
     }
     if let Some(e) = doc.error {
-        let n = out.len() as u64 + 1;
-        out.push(Err((n, e)));
+        out.push(Err(e));
     }
     out
 }
@@ -331,10 +470,14 @@ fn feed_date(root: &Element, rss: bool) -> Option<NaiveDate> {
         .find_map(super::fields::parse_date)
 }
 
-fn element_date(e: &Element, name: &str) -> Result<Option<NaiveDate>, String> {
-    match e.child_text(name) {
-        Some(t) => date_field(name, t),
-        None => Ok(None),
+/// The date in child `name` of `e`; an error carries that child's line.
+fn element_date(e: &Element, name: &str) -> Result<Option<NaiveDate>, (u64, String)> {
+    let Some(child) = e.child(name) else {
+        return Ok(None);
+    };
+    match child.text.trim() {
+        "" => Ok(None),
+        t => date_field(name, t).map_err(|m| (child.line, m)),
     }
 }
 
@@ -368,7 +511,7 @@ fn atom_entry(
     listing: bool,
     feed_date: Option<NaiveDate>,
     format: Format,
-) -> Result<Paper, String> {
+) -> Result<Paper, (u64, String)> {
     let id = e.child_text("id");
     let summary = e
         .child_text("summary")
@@ -376,7 +519,8 @@ fn atom_entry(
         .unwrap_or("");
     // The arXiv API reports a bad query as a feed with one "Error" entry.
     if id.is_some_and(|i| i.contains("/api/errors")) {
-        return Err(format!("the arXiv API answered with an error: {summary}"));
+        let m = format!("the arXiv API answered with an error: {summary}");
+        return Err((e.line, m));
     }
     let links: Vec<&Element> = e.children_named("link").collect();
     let alternate = links
@@ -430,12 +574,12 @@ fn atom_entry(
         draft.published = element_date(e, "published")?;
         draft.updated = element_date(e, "updated")?;
     }
-    draft.finish(format)
+    draft.finish(format).map_err(|m| (e.line, m))
 }
 
 /// An RSS 2.0 item of arXiv's listing feed. `listed` is the item's `pubDate` (else the
 /// channel's): the announcement day.
-fn rss_item(e: &Element, feed_date: Option<NaiveDate>) -> Result<Paper, String> {
+fn rss_item(e: &Element, feed_date: Option<NaiveDate>) -> Result<Paper, (u64, String)> {
     let description = e.child_text("description").unwrap_or("");
     let prefix = split_listing_prefix(description);
     let link = e.child_text("link");
@@ -469,6 +613,7 @@ fn rss_item(e: &Element, feed_date: Option<NaiveDate>) -> Result<Paper, String> 
         ..Draft::default()
     }
     .finish(Format::ArxivRss)
+    .map_err(|m| (e.line, m))
 }
 
 #[cfg(test)]
@@ -620,10 +765,10 @@ Abstract: The announcement abstract.</summary>
         let out = parse(doc, Format::ArxivRss);
         assert_eq!(out.len(), 3, "{out:?}");
         assert_eq!(out[0].as_ref().unwrap().id, "2609.00001");
-        let (n, m) = out[1].as_ref().unwrap_err();
-        assert_eq!((*n, m.as_str()), (2, "entry 2 (line 3): missing id"));
-        let (n, m) = out[2].as_ref().unwrap_err();
-        assert_eq!(*n, 3);
+        let (line, m) = out[1].as_ref().unwrap_err();
+        assert_eq!((*line, m.as_str()), (3, "entry 2: missing id"));
+        let (line, m) = out[2].as_ref().unwrap_err();
+        assert_eq!(*line, 4);
         assert!(m.starts_with("not well-formed XML"), "{m}");
     }
 

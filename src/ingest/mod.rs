@@ -4,15 +4,19 @@
 //! yields every record it finds, duplicated ids included, in file order.
 //!
 //! [`read`] returns [`Records`], an iterator of `Result<Paper>`: a bad record is an
-//! [`Error::Input`] naming the file, the 1-based line (for JSON Lines and CSV) or the
-//! entry number (for XML and JSON documents) and what was expected, and reading goes on
+//! [`Error::Input`] naming the file, the 1-based line (for JSON Lines, CSV and XML: the
+//! line of the element or row at fault, the message starting `entry N: ` for XML) or
+//! the entry number (for a JSON document) and what was expected, and reading goes on
 //! with the next record, so a caller can skip and count bad records or stop at the
-//! first; a syntax error in an XML or JSON document ends it after the entries read
-//! before it, and an I/O error ends any file. `read` itself fails only when the file
-//! cannot be opened, its format cannot be told, a CSV header lacks the needed columns,
-//! or a document is too large or not UTF-8. JSON Lines and CSV files stream with memory
-//! bounded by the largest record (at most 16 MiB, a longer one is a bad record); XML and
-//! JSON documents are read whole (at most 256 MiB).
+//! first. A malformed XML entry (or a NUL byte in it) is one bad record and reading goes
+//! on at the next entry's start tag; a CSV quote left open is one bad row and reading
+//! goes on at the line after the row's first; a syntax error in a JSON document ends it
+//! after the entries read before it, and an I/O error ends any file. Every message that
+//! quotes input passes through [`crate::render::terminal_safe`]. `read` itself fails
+//! only when the file cannot be opened, its format cannot be told, a CSV header lacks
+//! the needed columns, or a document is too large or not UTF-8. JSON Lines and CSV
+//! files stream with memory bounded by the largest record (at most 16 MiB, a longer one
+//! is a bad record); XML and JSON documents are read whole (at most 256 MiB).
 //!
 //! Every format fills the same fields: `id` (canonical, see [`canonical_id`]), `title`
 //! (whitespace collapsed), `abstract` (trimmed; line breaks and LaTeX kept), `authors`,
@@ -105,18 +109,18 @@ mod oai;
 mod pylit;
 mod table;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use serde_json::Value;
-
 use crate::error::{Error, Result};
 #[cfg(doc)]
 use crate::paper::canonical_id;
 use crate::paper::Paper;
+use crate::render::terminal_safe;
 
 /// The longest record a line-based reader accepts (a JSON line, a CSV row), in bytes.
 pub const MAX_RECORD_BYTES: usize = 16 << 20;
@@ -200,36 +204,54 @@ impl FromStr for Format {
     }
 }
 
-/// An [`Error::Input`] for record `line` of `path`.
+/// An [`Error::Input`] for record `line` of `path`. Messages quote input values (a bad
+/// date, an id), so they pass through [`terminal_safe`]: a value holding `ESC[31m`
+/// is shown as text, not sent to the terminal.
 pub(crate) fn bad_record(path: &Path, line: u64, message: impl Into<String>) -> Error {
+    let message = message.into();
+    let message = match terminal_safe(&message) {
+        Cow::Borrowed(_) => message,
+        Cow::Owned(safe) => safe,
+    };
     Error::Input {
         path: path.to_path_buf(),
         line,
-        message: message.into(),
+        message,
     }
 }
 
-/// Detect the format of `path` from its first bytes (at most 1 MiB): the XML root
-/// element, the shape of the first JSON value, or a CSV header naming `id` and
-/// `title`. The extension is not looked at. When nothing matches, or the file is one
-/// of the refused formats (PubMed, Semantic Scholar), the error names the file and
-/// says what was found.
+/// Detect the format of `path` from its first bytes (1 MiB; for JSON, its first value,
+/// read as a stream up to [`MAX_RECORD_BYTES`]): the XML root element, the shape of
+/// the first JSON value, or a CSV header naming `id` and `title`. The extension is
+/// not looked at. When nothing matches, or the file is one of the refused formats
+/// (PubMed, Semantic Scholar), the error names the file, the line and what was found.
 pub fn detect(path: &Path) -> Result<Format> {
-    let head = read_head(path)?;
-    detect_bytes(&head).map_err(|m| bad_record(path, 1, m))
+    let (head, mut rest) = read_head(path)?;
+    detect_in(&head, &mut rest).map_err(|(line, m)| bad_record(path, line, m))
 }
 
-fn read_head(path: &Path) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+/// The first [`DETECT_BYTES`] of `path`, and the file positioned after them.
+fn read_head(path: &Path) -> Result<(Vec<u8>, File)> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut head = Vec::new();
-    file.take(DETECT_BYTES)
+    (&mut file)
+        .take(DETECT_BYTES)
         .read_to_end(&mut head)
         .map_err(|e| Error::io(path, e))?;
-    Ok(head)
+    Ok((head, file))
 }
 
-/// The format of a file that starts with `head`; the error says why none fits.
+/// The format of a file that is all in `head`; the error says why none fits.
+#[cfg(test)]
 fn detect_bytes(head: &[u8]) -> Result<Format, String> {
+    detect_in(head, &mut std::io::empty()).map_err(|(_, m)| m)
+}
+
+/// The format of a file that starts with `head` and goes on with `rest`; the error
+/// carries the 1-based line it is about and says why no format fits. A NUL byte in
+/// the first line makes a binary file; one further on is left to the reader, which
+/// skips the record holding it (or, if detection fails, the error names its line).
+fn detect_in(head: &[u8], rest: &mut dyn Read) -> Result<Format, (u64, String)> {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     let start = head
         .iter()
@@ -237,17 +259,35 @@ fn detect_bytes(head: &[u8]) -> Result<Format, String> {
         .unwrap_or(head.len());
     let body = &head[start..];
     let hint = format!("pass --format (one of: {})", Format::names());
-    if body.iter().take(8192).any(|&b| b == 0) {
-        return Err(format!(
-            "a binary file (it has NUL bytes), not XML, JSON or CSV; {hint}"
+    let first_line = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    let line_of = |at: usize| head[..start + at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    if body[..first_line].iter().take(8192).any(|&b| b == 0) {
+        let line = line_of(0);
+        return Err((
+            line,
+            format!("a binary file (it has NUL bytes), not XML, JSON or CSV; {hint}"),
         ));
     }
-    match body.first() {
-        None => Err("the file is empty: no format to detect".to_string()),
-        Some(b'<') => detect_xml(body).map_err(|m| format!("{m}; {hint}")),
-        Some(b'[') | Some(b'{') => detect_json(body).map_err(|m| format!("{m}; {hint}")),
-        Some(_) => detect_csv(body).map_err(|m| format!("{m}; {hint}")),
-    }
+    let found = match body.first() {
+        None => Err((1, "the file is empty: no format to detect".to_string())),
+        Some(b'<') => detect_xml(body).map_err(|m| (line_of(0), m)),
+        Some(b'[') | Some(b'{') => detect_json(body, rest).map_err(|(line, m)| {
+            // serde_json counts lines from the value's start.
+            (line + line_of(0) - 1, m)
+        }),
+        Some(_) => detect_csv(body).map_err(|m| (line_of(0), m)),
+    };
+    found.map_err(|(line, m)| match body.iter().position(|&b| b == 0) {
+        // A NUL byte further on may be what broke detection: say where it is.
+        Some(nul) => {
+            let nul_line = line_of(nul);
+            (
+                nul_line,
+                format!("{m} (and line {nul_line} has a NUL byte); {hint}"),
+            )
+        }
+        None => (line, format!("{m}; {hint}")),
+    })
 }
 
 fn detect_xml(body: &[u8]) -> Result<Format, String> {
@@ -284,33 +324,177 @@ fn detect_xml(body: &[u8]) -> Result<Format, String> {
     }
 }
 
-fn detect_json(body: &[u8]) -> Result<Format, String> {
-    let mut values = serde_json::Deserializer::from_slice(body).into_iter::<Value>();
+/// The kind of a JSON value, read without keeping the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Scalar,
+    String,
+    Array,
+    Object,
+}
+
+impl<'de> serde::Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Kind, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct KindVisitor;
+        impl<'de> Visitor<'de> for KindVisitor {
+            type Value = Kind;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Kind, E> {
+                Ok(Kind::Scalar)
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Kind, E> {
+                Ok(Kind::Scalar)
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Kind, E> {
+                Ok(Kind::Scalar)
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Kind, E> {
+                Ok(Kind::Scalar)
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Kind, E> {
+                Ok(Kind::Scalar)
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Kind, E> {
+                Ok(Kind::String)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Kind, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Kind::Array)
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Kind, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Kind::Object)
+            }
+        }
+        d.deserialize_any(KindVisitor)
+    }
+}
+
+/// What detection needs of the first JSON value: for an object, its keys (sorted) and
+/// the kind of each value; `None` for anything else. Values are skipped, not kept, so
+/// a first record of many megabytes costs no more than its longest string.
+struct Shape(Option<std::collections::BTreeMap<String, Kind>>);
+
+impl<'de> serde::Deserialize<'de> for Shape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Shape, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct ShapeVisitor;
+        impl<'de> Visitor<'de> for ShapeVisitor {
+            type Value = Shape;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Shape, E> {
+                Ok(Shape(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Shape, E> {
+                Ok(Shape(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Shape, E> {
+                Ok(Shape(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Shape, E> {
+                Ok(Shape(None))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Shape, E> {
+                Ok(Shape(None))
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Shape, E> {
+                Ok(Shape(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Shape, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Shape(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Shape, A::Error> {
+                let mut keys = std::collections::BTreeMap::new();
+                while let Some((key, kind)) = map.next_entry::<String, Kind>()? {
+                    keys.entry(key).or_insert(kind);
+                }
+                Ok(Shape(Some(keys)))
+            }
+        }
+        d.deserialize_any(ShapeVisitor)
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// The format of JSON starting with `body` (and going on with `rest`), from the shape
+/// of its first value (of an array: its first element), read as a stream of at most
+/// [`MAX_RECORD_BYTES`]: a first record of 12 MB is as detectable as one of 1 KB. The
+/// error carries the line, counted from the start of `body`.
+fn detect_json(body: &[u8], rest: &mut dyn Read) -> Result<Format, (u64, String)> {
     // For an array, look at its first element instead.
     let array = body.first() == Some(&b'[');
-    let first = if array {
-        let inner = &body[1..];
-        let mut elements = serde_json::Deserializer::from_slice(inner).into_iter::<Value>();
-        match elements.next() {
-            Some(Ok(v)) => v,
-            Some(Err(e)) if e.is_eof() => {
-                return Err("the first JSON array element is longer than 1 MiB".into())
-            }
-            _ => return Err("a JSON array whose first element is not a JSON value".into()),
-        }
+    let skip = usize::from(array);
+    let limit = MAX_RECORD_BYTES as u64;
+    let mut input = Counted {
+        inner: std::io::Read::chain(&body[skip..], rest).take(limit),
+        read: 0,
+    };
+    let first = serde_json::Deserializer::from_reader(&mut input)
+        .into_iter::<Shape>()
+        .next();
+    let what = if array {
+        "the first JSON array element"
     } else {
-        match values.next() {
-            Some(Ok(v)) => v,
-            Some(Err(e)) if e.is_eof() => {
-                return Err("the first JSON value is longer than 1 MiB".into())
-            }
-            Some(Err(e)) => return Err(format!("starts like JSON but is not: {e}")),
-            None => return Err("no JSON value".into()),
+        "the first JSON value"
+    };
+    let obj = match first {
+        Some(Ok(Shape(Some(obj)))) => obj,
+        Some(Ok(Shape(None))) => {
+            let m = match array {
+                true => "a JSON array whose first element is not an object",
+                false => "JSON whose first record is not an object",
+            };
+            return Err((1, m.to_string()));
         }
+        Some(Err(e)) if e.is_eof() && input.read >= limit => {
+            let m = format!("{what} is longer than {} MiB", MAX_RECORD_BYTES >> 20);
+            return Err((e.line() as u64, m));
+        }
+        Some(Err(e)) if e.is_eof() => {
+            return Err((e.line() as u64, format!("the file ends inside {what}")));
+        }
+        Some(Err(e)) if array => {
+            let m = format!("a JSON array whose first element is not a JSON value: {e}");
+            return Err((e.line() as u64, m));
+        }
+        Some(Err(e)) => {
+            let m = format!("starts like JSON but is not: {e}");
+            return Err((e.line() as u64, m));
+        }
+        None => return Err((1, "no JSON value".into())),
     };
-    let Value::Object(obj) = first else {
-        return Err("JSON whose first record is not an object".into());
-    };
+    let is = |key: &str, kind: Kind| obj.get(key) == Some(&kind);
     let keys = || {
         let mut k: Vec<&str> = obj.keys().map(String::as_str).take(12).collect();
         if obj.len() > 12 {
@@ -318,26 +502,27 @@ fn detect_json(body: &[u8]) -> Result<Format, String> {
         }
         k.join(", ")
     };
+    let refuse = |m: String| Err((1, m));
     if array {
-        return if obj.get("paper").is_some_and(Value::is_object) {
+        return if is("paper", Kind::Object) {
             Ok(Format::HfDailyPapers)
         } else {
-            Err(format!(
+            refuse(format!(
                 "a JSON array whose entries are not Hugging Face daily papers (no `paper` object; keys: {})",
                 keys()
             ))
         };
     }
     if obj.contains_key("esearchresult") {
-        return Err("PubMed E-utilities JSON is not a supported format".into());
+        return refuse("PubMed E-utilities JSON is not a supported format".into());
     }
-    if obj.get("data").is_some_and(Value::is_array)
+    if is("data", Kind::Array)
         && (obj.contains_key("total") || obj.contains_key("offset") || obj.contains_key("next"))
     {
-        return Err("Semantic Scholar search results are not a supported format".into());
+        return refuse("Semantic Scholar search results are not a supported format".into());
     }
-    if obj.get("paper").is_some_and(Value::is_object) {
-        return Err(
+    if is("paper", Kind::Object) {
+        return refuse(
             "a JSON object with a `paper` object: Hugging Face daily papers are read as the JSON array the API returns"
                 .into(),
         );
@@ -345,14 +530,14 @@ fn detect_json(body: &[u8]) -> Result<Format, String> {
     let kaggle = ["versions", "authors_parsed", "update_date"]
         .iter()
         .any(|k| obj.contains_key(*k))
-        || obj.get("categories").is_some_and(Value::is_string);
+        || is("categories", Kind::String);
     let has_id = ["id", "arxiv_id", "paper_id"]
         .iter()
         .any(|k| obj.contains_key(*k));
     match (has_id && obj.contains_key("title"), kaggle) {
         (true, true) => Ok(Format::KaggleJsonl),
         (true, false) => Ok(Format::Jsonl),
-        (false, _) => Err(format!(
+        (false, _) => refuse(format!(
             "a JSON object without `id` and `title` is not a known paper record (keys: {})",
             keys()
         )),
@@ -445,7 +630,7 @@ pub fn read(path: &Path, format: Option<Format>) -> Result<Records> {
     let format = match format {
         Some(f) => f,
         None => {
-            let head = read_head(path)?;
+            let (head, mut rest) = read_head(path)?;
             if head.iter().all(u8::is_ascii_whitespace) && (head.len() as u64) < DETECT_BYTES {
                 return Ok(Records {
                     path: path.to_path_buf(),
@@ -453,7 +638,7 @@ pub fn read(path: &Path, format: Option<Format>) -> Result<Records> {
                     inner: Inner::Document(Vec::new().into_iter()),
                 });
             }
-            detect_bytes(&head).map_err(|m| bad_record(path, 1, m))?
+            detect_in(&head, &mut rest).map_err(|(line, m)| bad_record(path, line, m))?
         }
     };
     tracing::debug!(path = %path.display(), %format, "reading papers");
@@ -497,7 +682,7 @@ pub(crate) use feeds::listing_day;
 pub(crate) fn xml_error(text: &str) -> Option<String> {
     let doc = feeds::parse_document(text);
     match (doc.error, doc.root) {
-        (Some(e), _) => Some(e),
+        (Some((line, e)), _) => Some(format!("line {line}: {e}")),
         (None, None) => Some("no XML element found".to_string()),
         (None, Some(_)) => None,
     }
@@ -583,9 +768,14 @@ mod tests {
                 "PubMed E-utilities",
             ),
             ("[1, 2]", "not an object"),
+            ("[]", "first element is not a JSON value"),
+            (
+                "[{\"paper\": ",
+                "the file ends inside the first JSON array element",
+            ),
             ("[{\"title\": \"x\"}]", "not Hugging Face daily papers"),
             ("{\"name\": 1}", "without `id` and `title`"),
-            ("{\"id\": ", "longer than 1 MiB"),
+            ("{\"id\": ", "the file ends inside the first JSON value"),
             ("{nope}", "starts like JSON but is not"),
             ("hello world\n", "not XML, JSON or CSV"),
             (

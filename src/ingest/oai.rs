@@ -61,7 +61,7 @@ pub(crate) struct OaiPage {
 pub(crate) fn parse_page(text: &str) -> OaiPage {
     let doc = parse_document(text);
     let mut page = OaiPage {
-        syntax: doc.error,
+        syntax: doc.error.map(|(line, m)| format!("line {line}: {m}")),
         ..OaiPage::default()
     };
     let Some(root) = doc.root else {

@@ -5,12 +5,15 @@
 //! are Python-literal strings, parsed by `pylit` when they can be and ignored (the
 //! plain `authors` / `update_date` columns are used instead) when they cannot.
 //!
-//! Rows stream one at a time (RFC 4180 quoting, line breaks inside quoted fields); a
-//! row over the record size cap (an unclosed quote swallowing the file) ends the
-//! reading with an error instead of filling memory.
+//! Rows stream one at a time (RFC 4180 quoting, line breaks inside quoted fields). A
+//! quote left open would swallow the rows after it into one field: a row spanning
+//! several lines is checked against RFC 4180 (every quoted field closes right before
+//! a comma or the end of the row), and one that fails, or runs over the record size
+//! cap, is reported as a bad row at its first line and reading goes on at the line
+//! after that, so only that row is lost.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -178,6 +181,13 @@ impl std::fmt::Display for RecordTooLong {
 
 impl std::error::Error for RecordTooLong {}
 
+impl Seek for Capped {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.since_record = 0;
+        self.inner.seek(pos)
+    }
+}
+
 impl Read for Capped {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.since_record > MAX_RECORD_BYTES {
@@ -196,6 +206,8 @@ pub(crate) struct CsvRows {
     columns: Columns,
     record: csv::ByteRecord,
     done: bool,
+    /// A second handle on the file, to look at the bytes of rows that span lines.
+    raw: Option<File>,
 }
 
 impl CsvRows {
@@ -223,7 +235,80 @@ impl CsvRows {
             columns,
             record: csv::ByteRecord::new(),
             done: false,
+            raw: None,
         })
+    }
+
+    fn raw_file(&mut self) -> io::Result<&mut File> {
+        match &mut self.raw {
+            Some(f) => Ok(f),
+            none => Ok(none.insert(File::open(&self.path)?)),
+        }
+    }
+
+    /// The byte offset of the line after the one holding byte `from`; `None` when that
+    /// line is the last.
+    fn next_line_start(&mut self, from: u64) -> io::Result<Option<u64>> {
+        let file = self.raw_file()?;
+        file.seek(SeekFrom::Start(from))?;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut at = from;
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => return Ok(None),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(i) = buf[..n].iter().position(|&b| b == b'\n') {
+                return Ok(Some(at + i as u64 + 1));
+            }
+            at += n as u64;
+        }
+    }
+
+    /// Whether the row read from byte `start` to `end` is well-formed RFC 4180.
+    fn well_formed(&mut self, start: u64, end: u64) -> io::Result<bool> {
+        let len = usize::try_from(end.saturating_sub(start)).unwrap_or(usize::MAX);
+        let len = len.min(MAX_RECORD_BYTES + 2);
+        let file = self.raw_file()?;
+        file.seek(SeekFrom::Start(start))?;
+        let mut raw = Vec::with_capacity(len);
+        file.take(len as u64).read_to_end(&mut raw)?;
+        Ok(row_is_well_formed(&raw))
+    }
+
+    /// Skip what is left of the row that starts at `start` (line `line`): reading goes
+    /// on at the line after it. The message ends with where reading goes on.
+    fn resync(&mut self, start: &csv::Position, line: u64, problem: &str) -> Error {
+        let next = match self.next_line_start(start.byte()) {
+            Ok(Some(next)) => next,
+            Ok(None) => {
+                self.done = true;
+                return bad_record(
+                    &self.path,
+                    line,
+                    format!("{problem}; it runs to the end of the file"),
+                );
+            }
+            Err(e) => {
+                self.done = true;
+                return Error::io(&self.path, e);
+            }
+        };
+        let mut pos = csv::Position::new();
+        pos.set_byte(next)
+            .set_line(line + 1)
+            .set_record(start.record() + 1);
+        if let Err(e) = self.reader.seek(pos) {
+            self.done = true;
+            return csv_error(&self.path, line, e);
+        }
+        let message = format!(
+            "{problem}; this row is skipped, reading goes on at line {}",
+            line + 1
+        );
+        bad_record(&self.path, line, message)
     }
 
     fn row(&self) -> Result<Paper, String> {
@@ -233,6 +318,12 @@ impl CsvRows {
             return Err(format!(
                 "expected {count} fields as named in the header, found {}",
                 rec.len()
+            ));
+        }
+        if let Some(i) = rec.iter().position(|f| f.contains(&0)) {
+            let name = self.columns.names.get(i).map_or("?", String::as_str);
+            return Err(format!(
+                "column `{name}` holds a NUL byte: this is not a text row"
             ));
         }
         let get = |role: Role| -> Result<&str, String> {
@@ -354,9 +445,27 @@ impl Iterator for CsvRows {
             return None;
         }
         self.reader.get_mut().since_record = 0;
+        let before = self.reader.position().clone();
         match self.reader.read_byte_record(&mut self.record) {
             Ok(true) => {
-                let line = self.record.position().map_or(0, |p| p.line());
+                let start = self.record.position().cloned().unwrap_or(before);
+                let line = start.line();
+                let end = self.reader.position().clone();
+                // Only a quoted field spans lines; one left open swallows the rows
+                // after it, so such a row must be exactly right.
+                if end.line() > line + 1 {
+                    match self.well_formed(start.byte(), end.byte()) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let problem = "a quoted field is not closed where it should be (a '\"' missing, or one too many)";
+                            return Some(Err(self.resync(&start, line, problem)));
+                        }
+                        Err(e) => {
+                            self.done = true;
+                            return Some(Err(Error::io(&self.path, e)));
+                        }
+                    }
+                }
                 Some(self.row().map_err(|m| bad_record(&self.path, line, m)))
             }
             Ok(false) => {
@@ -364,7 +473,18 @@ impl Iterator for CsvRows {
                 None
             }
             Err(e) => {
-                // The parser cannot resynchronise after a read error: stop here.
+                let too_long = matches!(e.kind(), csv::ErrorKind::Io(io)
+                    if io.get_ref().is_some_and(|inner| inner.is::<RecordTooLong>()));
+                if too_long {
+                    // The row starts at the first line after the previous row's end.
+                    let line = before.line();
+                    let problem = format!(
+                        "a row longer than {} MiB: is a quoted field left open?",
+                        MAX_RECORD_BYTES >> 20
+                    );
+                    return Some(Err(self.resync(&before, line, &problem)));
+                }
+                // Any other read error: the file cannot be read on, stop here.
                 self.done = true;
                 let line = self.reader.position().line();
                 Some(Err(csv_error(&self.path, line, e)))
@@ -373,9 +493,74 @@ impl Iterator for CsvRows {
     }
 }
 
+/// Whether `raw`, the bytes of one CSV row and its line break, is RFC 4180: every
+/// field that starts with `"` ends with a `"` (`""` inside being one quote) right
+/// before a comma, the line break or the end, and the row ends where its bytes do.
+fn row_is_well_formed(raw: &[u8]) -> bool {
+    let end = raw
+        .strip_suffix(b"\r\n")
+        .or_else(|| raw.strip_suffix(b"\n"))
+        .unwrap_or(raw)
+        .len();
+    let raw = &raw[..end];
+    let mut i = 0;
+    loop {
+        if raw.get(i) == Some(&b'"') {
+            i += 1;
+            loop {
+                match raw.get(i) {
+                    None => return false, // the quote never closes
+                    Some(b'"') if raw.get(i + 1) == Some(&b'"') => i += 2,
+                    Some(b'"') => break,
+                    Some(_) => i += 1,
+                }
+            }
+            i += 1;
+            match raw.get(i) {
+                None => return true,
+                Some(b',') => i += 1,
+                Some(_) => return false, // text after the closing quote
+            }
+        } else {
+            match raw[i.min(raw.len())..]
+                .iter()
+                .position(|&b| b == b',' || b == b'\n')
+            {
+                None => return true,
+                Some(n) if raw[i + n] == b',' => i += n + 1,
+                // A line break outside quotes ends the row before its bytes do.
+                Some(_) => return false,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_checked_against_rfc_4180() {
+        for ok in [
+            &b"1,\"a\nb\",c\n"[..],
+            b"1,\"a \"\"q\"\"\nb\",\"\"\r\n",
+            b"\"x\ny\"",
+            b"1,,\"a\nb\"\n",
+        ] {
+            assert!(row_is_well_formed(ok), "{:?}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b"3,T,\"abstract\n4,T4,A4\n"[..],
+            b"1,\"Broken,abs\n2,Good,abs\n4,\"Ok\",x\n",
+            b"1,\"a\nb\"c,d\n",
+        ] {
+            assert!(
+                !row_is_well_formed(bad),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 
     fn header(names: &[&str]) -> Result<Columns, String> {
         Columns::from_header(&names.iter().map(|s| s.to_string()).collect::<Vec<_>>())

@@ -93,6 +93,13 @@ pub trait TextEmbedder: Sync {
     fn embed_tokens(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>>;
     /// A name recorded in checkpoints and outputs; a checkpoint of another model is refused.
     fn model_name(&self) -> &str;
+    /// How many characters of a text can matter to [`Self::tokenize`], when bounded: a
+    /// window keeps only that much of each text (cut by
+    /// [`crate::embed::cut_for_tokenizer`]) between reading and tokenizing, so a window
+    /// of huge records does not hold them whole. `None` (the default) keeps texts whole.
+    fn max_text_chars(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// What identifies the input across runs, for the checkpoint: usually its canonical
@@ -407,8 +414,15 @@ fn read_windows<E, I>(
                     let _ = tx.send(Err(e));
                     return;
                 }
-                Some(Ok((id, text))) => {
+                Some(Ok((id, mut text))) => {
                     hash_record(&mut hasher, &id, &text);
+                    if let Some(max) = embedder.max_text_chars() {
+                        let cut = crate::embed::cut_for_tokenizer(&text, max).len();
+                        if cut < text.len() {
+                            text.truncate(cut);
+                            text.shrink_to_fit();
+                        }
+                    }
                     ids.push(id);
                     texts.push(text);
                 }
