@@ -941,7 +941,7 @@ fn oai_harvest_follows_tokens_and_next_run_starts_at_the_high_water_mark() {
         .map(|p| {
             let records = ingest::read(p, None).unwrap();
             assert_eq!(records.format(), Format::ArxivOai);
-            records.map(|r| r.unwrap()).count()
+            records.collect::<Result<Vec<_>, _>>().unwrap().len()
         })
         .sum();
     assert_eq!(replayed, 9);
@@ -1060,6 +1060,24 @@ fn api_ids_in_batches_with_missing_and_invalid_ids() {
     let first: Vec<&str> = reqs[0].param("id_list").unwrap().split(',').collect();
     assert_eq!(first[0], str_of(&records[0], "id"));
     assert_eq!(first.len(), 4);
+}
+
+#[test]
+fn api_error_entry_for_an_id_is_reported_missing() {
+    // The arXiv API's answer to an id it cannot serve: one error entry.
+    let answer = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><id>https://arxiv.org/api/x</id><title>arXiv Query</title><entry><id>http://arxiv.org/api/errors#incorrect_id_format_for_2603.99999</id><title>Error</title><summary>incorrect id format for 2603.99999</summary><updated>2026-03-10T00:00:00-05:00</updated><link href=\"http://arxiv.org/api/errors#incorrect_id_format_for_2603.99999\" rel=\"alternate\" type=\"text/html\"/><author><name>arXiv api core</name></author></entry></feed>";
+    let stub = Stub::start(move |_, _| ok("application/atom+xml", answer));
+    let lib = library();
+    let mut f = Fetcher::new(lib.path(), settings(&stub)).unwrap();
+    let got = f.fetch_ids(&["2603.99999".to_string()]).unwrap();
+    assert!(got.papers.is_empty());
+    assert_eq!(got.missing, ["2603.99999"]);
+    assert_eq!(got.skipped.len(), 1);
+    assert!(
+        got.skipped[0].contains("incorrect id format for 2603.99999"),
+        "{:?}",
+        got.skipped
+    );
 }
 
 #[test]

@@ -431,7 +431,7 @@ impl Fetcher {
         let source = format!("arxiv-{}", flavour.name());
         let (text, raw, not_modified) =
             self.get_conditional(&url, &source, &joined, "xml", Expect::Xml)?;
-        let parsed = parse_answer(&url, &raw, &text, Format::ArxivRss)?;
+        let parsed = parse_answer(&url, &raw, &text, Format::ArxivRss, true)?;
         let mut papers = Vec::new();
         let mut updates = Vec::new();
         for mut p in parsed.papers {
@@ -617,7 +617,9 @@ impl Fetcher {
             let label = format!("b{}-{}", n + 1, batch[0]);
             let (text, raw) = self.get_fresh(&url, "arxiv-api", &label, Expect::Xml)?;
             out.raw.push(raw.clone());
-            let parsed = parse_answer(&url, &raw, &text, Format::ArxivAtom)?;
+            // The API answers an id it cannot serve with an error entry: that id is
+            // reported missing (the entry in `skipped`), not the whole call failed.
+            let parsed = parse_answer(&url, &raw, &text, Format::ArxivAtom, false)?;
             let asked: HashSet<&String> = batch.iter().collect();
             for p in parsed.papers {
                 if asked.contains(&p.id) && found.insert(p.id.clone()) {
@@ -636,7 +638,7 @@ impl Fetcher {
         let label = date.format("%Y-%m-%d").to_string();
         let (text, raw, not_modified) =
             self.get_conditional(&url, "hf-daily", &label, "json", Expect::Json)?;
-        let parsed = parse_answer(&url, &raw, &text, Format::HfDailyPapers)?;
+        let parsed = parse_answer(&url, &raw, &text, Format::HfDailyPapers, true)?;
         Ok(HfDay {
             date,
             papers: parsed.papers,
@@ -789,9 +791,15 @@ fn utf8(url: &str, raw: &Path, bytes: Vec<u8>) -> Result<String> {
 }
 
 /// Parse a fetched document with the reader of `format`: a document that is not
-/// well-formed, or whose entries all fail, is an error; single bad entries are skipped
-/// and reported.
-fn parse_answer(url: &str, raw: &Path, text: &str, format: Format) -> Result<Parsed> {
+/// well-formed, or (when `all_bad_is_error`) whose entries all fail, is an error;
+/// single bad entries are skipped and reported.
+fn parse_answer(
+    url: &str,
+    raw: &Path,
+    text: &str,
+    format: Format,
+    all_bad_is_error: bool,
+) -> Result<Parsed> {
     let syntax = if format == Format::HfDailyPapers {
         serde_json::from_str::<serde::de::IgnoredAny>(text)
             .err()
@@ -816,7 +824,7 @@ fn parse_answer(url: &str, raw: &Path, text: &str, format: Format) -> Result<Par
             Err(e) => skipped.push(e.to_string()),
         }
     }
-    if papers.is_empty() && !skipped.is_empty() {
+    if all_bad_is_error && papers.is_empty() && !skipped.is_empty() {
         return Err(located(
             url,
             raw,
