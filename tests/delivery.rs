@@ -350,7 +350,11 @@ fn the_mail_has_both_parts_best_first_and_hostile_titles_are_neutralised() {
             "{body}"
         );
     }
-    assert!(text.contains("2. Clean title Bcc: eve@evil.example\n"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == "2. Clean title Bcc: eve@evil.example"),
+        "{text}"
+    );
     assert!(!text.lines().any(|l| l.starts_with("Bcc")), "{text}");
     assert!(!html.contains("<script>"), "{html}");
     assert!(html.contains("&lt;script&gt;"), "{html}");
@@ -403,7 +407,7 @@ fn a_refused_recipient_does_not_stop_the_others_and_is_retried_next_run() {
         let mut summary = DeliverySummary::default();
         for (k, (user, addr)) in users.iter().enumerate() {
             let l = three(user, 29, 100 * k as u32);
-            summary.add(user, d.deliver(user, Some(addr), day(29), &l));
+            summary.add(user, d.deliver(user, Some(*addr), day(29), &l));
         }
         summary
     };
