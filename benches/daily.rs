@@ -140,7 +140,8 @@ fn main() {
     );
 
     // Profiles: 5-30 likes around a random paper.
-    let now: DateTime<Utc> = DateTime::from_timestamp(1_780_000_000, 0).unwrap_or_else(|| fail("a time"));
+    let now: DateTime<Utc> =
+        DateTime::from_timestamp(1_780_000_000, 0).unwrap_or_else(|| fail("a time"));
     let mut g = SplitMix64::new(1);
     let vector = |i: usize| &corpus.vectors()[i * dim..(i + 1) * dim];
     let profiles: Vec<(Profile, String)> = (0..USERS)

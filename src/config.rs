@@ -169,9 +169,9 @@ impl Config {
     /// Parse `text`, the contents of `path` (named in errors with the line).
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e.span().map_or(0, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
             Error::Input {
                 path: path.to_path_buf(),
                 line: line as u64,
@@ -491,7 +491,10 @@ top = 10
         let err = Config::parse("[mail]\nsmpt = \"x\"\n", Path::new("c.toml"))
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("c.toml:2:") && err.contains("smpt"), "{err}");
+        assert!(
+            err.starts_with("c.toml:2:") && err.contains("smpt"),
+            "{err}"
+        );
         let err = Config::parse("[output]\nfeed_days = 0\n", Path::new("c.toml"))
             .unwrap_err()
             .to_string();
@@ -511,14 +514,21 @@ top = 10
             "PAPERSCOUT_HF_URL" => Some("http://127.0.0.1:8/".into()),
             _ => None,
         });
-        assert_eq!(c.mail.from.as_deref(), Some("a@example.org"), "blank = unset");
+        assert_eq!(
+            c.mail.from.as_deref(),
+            Some("a@example.org"),
+            "blank = unset"
+        );
         assert_eq!(c.fetch.hf.as_deref(), Some("http://127.0.0.1:8/"));
         let mail = c.mail_settings().unwrap().unwrap();
         assert_eq!(mail.smtp.password.as_deref(), Some("s@cret"));
         assert_eq!(mail.smtp.tls, TlsMode::Implicit);
         assert_eq!(mail.smtp.port, 2465);
         let shown = c.to_toml_string();
-        assert!(!shown.contains("s%40cret") && !shown.contains("s@cret"), "{shown}");
+        assert!(
+            !shown.contains("s%40cret") && !shown.contains("s@cret"),
+            "{shown}"
+        );
         assert!(shown.contains("***"), "{shown}");
         assert!(!format!("{mail:?}").contains("cret"));
     }

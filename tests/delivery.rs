@@ -305,11 +305,21 @@ fn the_mail_has_both_parts_best_first_and_hostile_titles_are_neutralised() {
     let d = deliverer(&e, Some(&sink));
     let items = vec![
         item(1, "2605.00001", "<script>alert('x')</script> Attention", 29),
-        item(2, "2605.00002", "Clean title\r\nBcc: eve@evil.example\r\n", 29),
+        item(
+            2,
+            "2605.00002",
+            "Clean title\r\nBcc: eve@evil.example\r\n",
+            29,
+        ),
         item(3, "2605.00003", "Third & last", 29),
     ];
     let out = d
-        .deliver("ada", Some("ada@example.org"), day(29), &listing("ada", 29, items))
+        .deliver(
+            "ada",
+            Some("ada@example.org"),
+            day(29),
+            &listing("ada", 29, items),
+        )
         .unwrap();
     assert_eq!(
         out,
@@ -420,10 +430,13 @@ fn a_refused_recipient_does_not_stop_the_others_and_is_retried_next_run() {
     assert!(first.any_failed());
     sink.refuse("bob@example.org", false);
     let second = run();
-    assert_eq!(second.outcomes["bob"], UserOutcome::Sent {
-        to: "bob@example.org".into(),
-        items: 3
-    });
+    assert_eq!(
+        second.outcomes["bob"],
+        UserOutcome::Sent {
+            to: "bob@example.org".into(),
+            items: 3
+        }
+    );
     assert_eq!(second.outcomes["ada"], UserOutcome::AlreadySent);
     assert_eq!(second.outcomes["cy"], UserOutcome::AlreadySent);
     assert!(!second.any_failed(), "{second}");
@@ -438,8 +451,13 @@ fn running_twice_mails_once() {
     let e = env();
     for _ in 0..3 {
         let d = deliverer(&e, Some(&sink));
-        d.deliver("ada", Some("ada@example.org"), day(29), &three("ada", 29, 1))
-            .unwrap();
+        d.deliver(
+            "ada",
+            Some("ada@example.org"),
+            day(29),
+            &three("ada", 29, 1),
+        )
+        .unwrap();
     }
     assert_eq!(sink.mails().len(), 1);
     let d = deliverer(&e, Some(&sink));
@@ -456,13 +474,16 @@ fn a_crash_after_the_files_mails_once_on_the_next_run() {
     let e = env();
     let l = three("ada", 29, 1);
     let d = deliverer(&e, Some(&sink)).with_fault(Some(Fault::AfterFiles));
-    assert!(d.deliver("ada", Some("ada@example.org"), day(29), &l).is_err());
+    assert!(d
+        .deliver("ada", Some("ada@example.org"), day(29), &l)
+        .is_err());
     assert_eq!(sink.mails().len(), 0);
     assert_eq!(validate_atom(&read(&d.feed_path("ada"))), Ok(3));
     drop(d);
     for _ in 0..2 {
         let d = deliverer(&e, Some(&sink));
-        d.deliver("ada", Some("ada@example.org"), day(29), &l).unwrap();
+        d.deliver("ada", Some("ada@example.org"), day(29), &l)
+            .unwrap();
     }
     assert_eq!(sink.mails_to("ada@example.org"), 1);
 }
@@ -473,11 +494,16 @@ fn a_crash_before_the_smtp_handover_is_at_most_once() {
     let e = env();
     let l = three("ada", 29, 1);
     let d = deliverer(&e, Some(&sink)).with_fault(Some(Fault::BeforeSmtp));
-    assert!(d.deliver("ada", Some("ada@example.org"), day(29), &l).is_err());
+    assert!(d
+        .deliver("ada", Some("ada@example.org"), day(29), &l)
+        .is_err());
     drop(d);
     let d = deliverer(&e, Some(&sink));
     let mut summary = DeliverySummary::default();
-    summary.add("ada", d.deliver("ada", Some("ada@example.org"), day(29), &l));
+    summary.add(
+        "ada",
+        d.deliver("ada", Some("ada@example.org"), day(29), &l),
+    );
     assert_eq!(summary.outcomes["ada"], UserOutcome::Unknown);
     assert!(summary.to_string().contains("unknown: ada"), "{summary}");
     assert!(!summary.any_failed());
@@ -490,7 +516,9 @@ fn a_crash_after_the_smtp_handover_is_not_resent() {
     let e = env();
     let l = three("ada", 29, 1);
     let d = deliverer(&e, Some(&sink)).with_fault(Some(Fault::AfterSmtp));
-    assert!(d.deliver("ada", Some("ada@example.org"), day(29), &l).is_err());
+    assert!(d
+        .deliver("ada", Some("ada@example.org"), day(29), &l)
+        .is_err());
     drop(d);
     assert_eq!(sink.mails().len(), 1);
     for _ in 0..2 {
@@ -560,7 +588,10 @@ fn the_feed_keeps_the_last_n_days_and_stays_valid() {
     assert_eq!(validate_atom(&feed), Ok(9), "{feed}");
     // Days 3-5 are in it, newest day first; days 1-2 are not.
     let p = |id: &str| feed.find(&format!("abs/{id}<"));
-    assert!(p("2605.00010").is_none() && p("2605.00020").is_none(), "{feed}");
+    assert!(
+        p("2605.00010").is_none() && p("2605.00020").is_none(),
+        "{feed}"
+    );
     let (d3, d4, d5) = (p("2605.00030"), p("2605.00040"), p("2605.00050"));
     assert!(d3.is_some() && d4.is_some() && d5.is_some(), "{feed}");
     assert!(d5 < d4 && d4 < d3, "{feed}");
@@ -568,9 +599,16 @@ fn the_feed_keeps_the_last_n_days_and_stays_valid() {
     let old = d.ledger().load("ada", day(1)).unwrap().unwrap();
     assert!(old.listing.is_none());
     assert_eq!(old.state, State::Ranked);
-    assert!(d.ledger().load("ada", day(4)).unwrap().unwrap().listing.is_some());
+    assert!(d
+        .ledger()
+        .load("ada", day(4))
+        .unwrap()
+        .unwrap()
+        .listing
+        .is_some());
     // Delivering an older day again does not shrink the feed to that day.
-    d.deliver("ada", None, day(4), &three("ada", 4, 40)).unwrap();
+    d.deliver("ada", None, day(4), &three("ada", 4, 40))
+        .unwrap();
     assert_eq!(validate_atom(&read(&d.feed_path("ada"))), Ok(9));
     // No temporary file is left in the output folder.
     let names: Vec<String> = std::fs::read_dir(&e.out)
@@ -618,5 +656,8 @@ fn a_dead_smtp_server_fails_the_user_and_the_next_run_retries() {
             .unwrap(),
         UserOutcome::Sent { .. }
     ));
-    assert_eq!(d.ledger().load("ada", day(29)).unwrap().unwrap().attempts, 2);
+    assert_eq!(
+        d.ledger().load("ada", day(29)).unwrap().unwrap().attempts,
+        2
+    );
 }

@@ -124,7 +124,11 @@ pub fn plain_text(listing: &Listing, user: &str) -> String {
             let why = match &b.id {
                 Some(id) => {
                     let title = one_line(&b.title);
-                    let title = if title.is_empty() { one_line(id) } else { title };
+                    let title = if title.is_empty() {
+                        one_line(id)
+                    } else {
+                        title
+                    };
                     format!("Because you liked {title}")
                 }
                 None => format!("Because of your interest \"{}\"", one_line(&b.title)),

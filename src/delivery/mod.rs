@@ -346,7 +346,10 @@ fn lock(dir: &Path) -> Result<File> {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => Err(Error::Locked {
             path: dir.to_path_buf(),
-            holder: format!("another process is delivering; lock file {}", path.display()),
+            holder: format!(
+                "another process is delivering; lock file {}",
+                path.display()
+            ),
         }),
         Err(TryLockError::Error(e)) => Err(Error::io(&path, e)),
     }

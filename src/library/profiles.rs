@@ -333,10 +333,12 @@ pub fn check_email(address: &str) -> Result<()> {
     {
         return bad(&format!("contains {c:?}"));
     }
-    if let Some(c) = address
-        .chars()
-        .find(|c| matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | ':' | '"' | '[' | ']' | '\\'))
-    {
+    if let Some(c) = address.chars().find(|c| {
+        matches!(
+            c,
+            '<' | '>' | '(' | ')' | ',' | ';' | ':' | '"' | '[' | ']' | '\\'
+        )
+    }) {
         return bad(&format!("contains {c:?}"));
     }
     let Some((local, domain)) = address.split_once('@') else {
@@ -545,7 +547,12 @@ mod tests {
 
     #[test]
     fn email_addresses_are_checked_and_old_profiles_load() {
-        for ok in ["ada@example.org", "a.b+tag@x.co", "x@localhost", "é@exämple.de"] {
+        for ok in [
+            "ada@example.org",
+            "a.b+tag@x.co",
+            "x@localhost",
+            "é@exämple.de",
+        ] {
             check_email(ok).unwrap();
         }
         for bad in [
