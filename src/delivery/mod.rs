@@ -296,7 +296,7 @@ impl Deliverer {
                 records.push(record);
             }
         }
-        records.sort_by(|a, b| b.day.cmp(&a.day));
+        records.sort_by_key(|r| std::cmp::Reverse(r.day));
         let mut items = Vec::new();
         let mut generated: Option<DateTime<Utc>> = None;
         for r in &records {
