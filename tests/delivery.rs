@@ -463,6 +463,11 @@ fn running_twice_mails_once() {
     let d = deliverer(&e, Some(&sink));
     assert!(d.is_settled("ada", day(29)).unwrap());
     assert!(!d.is_settled("ada", day(28)).unwrap());
+    assert_eq!(
+        d.settled("ada", day(29)).unwrap(),
+        Some(UserOutcome::AlreadySent)
+    );
+    assert_eq!(d.settled("ada", day(28)).unwrap(), None);
     let record = d.ledger().load("ada", day(29)).unwrap().unwrap();
     assert_eq!(record.state, State::Sent);
     assert_eq!(record.attempts, 1);
