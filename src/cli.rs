@@ -937,16 +937,11 @@ fn run_embed(models: &Models, args: &EmbedArgs) -> Result<()> {
     Ok(())
 }
 
-/// `s` safe to print on a terminal: control characters from stored or input data
-/// (ESC sequences, BEL, CR) are shown escaped (`\u{1b}`), line breaks kept.
+/// `s` safe to print on a terminal, line by line ([`render::terminal_safe`]): control
+/// characters from stored or input data are shown escaped, line breaks kept.
 fn terminal_text(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    s.split('\n')
+        .map(|line| render::terminal_safe(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -364,7 +364,11 @@ impl SmtpUrl {
         let loopback = match url.host() {
             Some(url::Host::Ipv4(a)) => a.is_loopback(),
             Some(url::Host::Ipv6(a)) => a.is_loopback(),
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            // smtp is not a scheme the URL standard knows: its hosts stay text, even
+            // an IPv4 address.
+            Some(url::Host::Domain(d)) => d
+                .parse::<std::net::IpAddr>()
+                .map_or(d.eq_ignore_ascii_case("localhost"), |ip| ip.is_loopback()),
             None => false,
         };
         let mut tls = match (implicit, loopback) {

@@ -361,7 +361,8 @@ fn the_mail_has_both_parts_best_first_and_hostile_titles_are_neutralised() {
         );
     }
     assert!(
-        text.contains("2. Clean title Bcc: eve@evil.example\n"),
+        text.lines()
+            .any(|l| l == "2. Clean title Bcc: eve@evil.example"),
         "{text}"
     );
     assert!(!text.lines().any(|l| l.starts_with("Bcc")), "{text}");
@@ -416,7 +417,7 @@ fn a_refused_recipient_does_not_stop_the_others_and_is_retried_next_run() {
         let mut summary = DeliverySummary::default();
         for (k, (user, addr)) in users.iter().enumerate() {
             let l = three(user, 29, 100 * k as u32);
-            summary.add(user, d.deliver(user, Some(addr), day(29), &l));
+            summary.add(user, d.deliver(user, Some(*addr), day(29), &l));
         }
         summary
     };
@@ -462,6 +463,11 @@ fn running_twice_mails_once() {
     let d = deliverer(&e, Some(&sink));
     assert!(d.is_settled("ada", day(29)).unwrap());
     assert!(!d.is_settled("ada", day(28)).unwrap());
+    assert_eq!(
+        d.settled("ada", day(29)).unwrap(),
+        Some(UserOutcome::AlreadySent)
+    );
+    assert_eq!(d.settled("ada", day(28)).unwrap(), None);
     let record = d.ledger().load("ada", day(29)).unwrap().unwrap();
     assert_eq!(record.state, State::Sent);
     assert_eq!(record.attempts, 1);

@@ -669,23 +669,23 @@ fn a_truncated_body_is_retried() {
 }
 
 #[test]
-fn malformed_xml_is_a_located_error_not_retried() {
+fn malformed_xml_loses_only_its_broken_entries_each_located_and_is_not_retried() {
     let records = march_records("2026-03-10", "cs.IR");
     let feed = rss_listing(&records, "cs.IR", "Tue, 10 Mar 2026 00:00:00 -0400");
-    // A closing tag that does not match: the document is broken, not cut short.
+    // Closing tags that do not match: the channel's title and the first two items'.
     let broken = feed.replacen("</title><link>", "</titel><link>", 3);
     let stub = Stub::start(move |_, _| ok("application/rss+xml", broken.clone()));
     let lib = library();
     let mut f = Fetcher::new(lib.path(), settings(&stub)).unwrap();
-    let (url, message) = fetch_err(f.fetch_listing(&cs_ir(), ListingFlavour::Rss).unwrap_err());
-    assert_eq!(url, format!("{}/rss/cs.IR", stub.base));
-    assert!(message.contains("not well-formed XML at line"), "{message}");
-    let raw = message
-        .split("kept in ")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches(')');
-    assert!(Path::new(raw).is_file(), "{message}");
+    let listing = f.fetch_listing(&cs_ir(), ListingFlavour::Rss).unwrap();
+    // Reading goes on at the next entry (issue 10, item 7): only the broken two are lost.
+    assert_eq!(listing.papers.len() + listing.updates.len(), records.len() - 2);
+    assert_eq!(listing.skipped.len(), 3, "{:?}", listing.skipped);
+    for s in &listing.skipped {
+        assert!(s.contains("not well-formed XML at line"), "{s}");
+        assert!(s.starts_with(&listing.raw.display().to_string()), "{s}");
+    }
+    assert!(listing.raw.is_file());
     assert_eq!(
         stub.requests().len(),
         1,

@@ -90,7 +90,9 @@ pub fn fetch(dir: &Path, models: &Models, req: &FetchRequest) -> Result<FetchRep
             (l.day, papers, l.skipped, vec![l.raw], None)
         }
         Source::Hf => {
-            let day = req.from.unwrap_or_else(|| crate::library::profiles::now().date_naive());
+            let day = req
+                .from
+                .unwrap_or_else(|| crate::library::profiles::now().date_naive());
             let d = fetcher.fetch_hf(day)?;
             (Some(d.date), d.papers, d.skipped, vec![d.raw], None)
         }

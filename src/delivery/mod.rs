@@ -169,6 +169,20 @@ impl Deliverer {
             .is_some_and(|r| matches!(r.state, State::Sent | State::Empty | State::Sending)))
     }
 
+    /// The outcome of `user`'s `day` when it is settled ([`UserOutcome::AlreadySent`],
+    /// [`UserOutcome::NoItems`] or [`UserOutcome::Unknown`]), what
+    /// [`Deliverer::deliver`] would answer without doing anything: the caller can skip
+    /// ranking the day and add this to its summary. `None`: deliver it.
+    pub fn settled(&self, user: &str, day: NaiveDate) -> Result<Option<UserOutcome>> {
+        check_user(user)?;
+        Ok(match self.ledger.load(user, day)?.map(|r| r.state) {
+            Some(State::Sent) => Some(UserOutcome::AlreadySent),
+            Some(State::Empty) => Some(UserOutcome::NoItems),
+            Some(State::Sending) => Some(UserOutcome::Unknown),
+            Some(State::Ranked | State::Failed) | None => None,
+        })
+    }
+
     /// The feed of `user`: `OUT/USER.atom`.
     pub fn feed_path(&self, user: &str) -> PathBuf {
         self.out_dir.join(format!("{user}.atom"))
@@ -190,14 +204,10 @@ impl Deliverer {
         day: NaiveDate,
         listing: &Listing,
     ) -> Result<UserOutcome> {
-        check_user(user)?;
-        let previous = self.ledger.load(user, day)?;
-        match previous.as_ref().map(|r| r.state) {
-            Some(State::Sent) => return Ok(UserOutcome::AlreadySent),
-            Some(State::Empty) => return Ok(UserOutcome::NoItems),
-            Some(State::Sending) => return Ok(UserOutcome::Unknown),
-            Some(State::Ranked | State::Failed) | None => {}
+        if let Some(done) = self.settled(user, day)? {
+            return Ok(done);
         }
+        let previous = self.ledger.load(user, day)?;
         let now = now();
         let mut record = DayRecord::new(user, day, listing, now);
         if let Some(p) = &previous {
@@ -296,7 +306,7 @@ impl Deliverer {
                 records.push(record);
             }
         }
-        records.sort_by(|a, b| b.day.cmp(&a.day));
+        records.sort_by_key(|r| std::cmp::Reverse(r.day));
         let mut items = Vec::new();
         let mut generated: Option<DateTime<Utc>> = None;
         for r in &records {
