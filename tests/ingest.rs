@@ -1,4 +1,5 @@
-//! `paperscout::ingest` on the real files of `../shared/data` (counts, field values,
+//! `paperscout::ingest` on real files: the corpus (`common::data`, `$PAPERSCOUT_DATA`)
+//! and the API response fixtures kept in `tests/fixtures/api` (counts, field values,
 //! detection), on malformed inputs written to a temporary directory (errors name the
 //! file and the line), and under fuzzing (random and mutated inputs never panic).
 //! Expected values were read off the files by hand or with Python, never computed
@@ -13,10 +14,15 @@ use paperscout::paper::Paper;
 use paperscout::Error;
 use proptest::prelude::*;
 
+use crate::common;
+
+/// A real file: `api-response-fixtures/...` from the repository's copy
+/// (`tests/fixtures/api`), anything else from the data directory (`common::data`).
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(rel)
+    match rel.strip_prefix("api-response-fixtures/") {
+        Some(rest) => common::fixture(&format!("api/{rest}")),
+        None => common::data(rel),
+    }
 }
 
 fn fixture(name: &str) -> PathBuf {

@@ -1,5 +1,5 @@
 //! The library against real data: MiniLM vectors of real arXiv papers
-//! (`../shared/data/arxiv-daily-cs-2026h1`), checked against brute force computed here,
+//! (the corpus, `common::corpus()`), checked against brute force computed here,
 //! not by the code under test. Also crash safety (a child process killed with SIGKILL),
 //! corruption, locking, model checks and the stored format-version fixture.
 
@@ -17,7 +17,7 @@ use paperscout::Error;
 // ---- real data --------------------------------------------------------------------
 
 fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/arxiv-daily-cs-2026h1")
+    crate::common::corpus()
 }
 
 /// The fixture directory next to this file (works when this file is included by path
@@ -71,7 +71,7 @@ fn month(m: u32) -> &'static Month {
     cells[m as usize - 1].get_or_init(|| {
         let dir = data_dir();
         let text = std::fs::read_to_string(dir.join(format!("arxiv_cs_2026-{m:02}.jsonl")))
-            .expect("the shared data set (../shared/data/arxiv-daily-cs-2026h1)");
+            .expect("the corpus (PAPERSCOUT_DATA/arxiv-daily-cs-2026h1)");
         let papers: Vec<Paper> = text.lines().map(parse_paper).collect();
         let emb = dir.join("minilm-embeddings");
         let vectors = npy::read(&emb.join(format!("arxiv_cs_2026-{m:02}.npy"))).unwrap();

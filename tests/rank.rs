@@ -1,8 +1,8 @@
 //! The profile model (`paperscout::rank`): the SVM and the tf-idf against hand-computed
 //! values, and the ranker on a slice of the real corpus (MiniLM vectors from
-//! `../shared/data`).
+//! `$PAPERSCOUT_DATA`, see `common::data`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use paperscout::eval::{BlindPaper, EvalCorpus};
@@ -431,9 +431,9 @@ fn top_k_orders_by_score_then_index_and_puts_nan_last() {
 
 // ---- the ranker on real data --------------------------------------------------------
 
-/// `../shared/data/arxiv-daily-cs-2026h1`, beside the repository.
+/// The corpus (`$PAPERSCOUT_DATA/arxiv-daily-cs-2026h1`).
 pub fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/arxiv-daily-cs-2026h1")
+    crate::common::corpus()
 }
 
 /// April and May 2026 with their MiniLM vectors (loaded once per test binary).

@@ -1,7 +1,7 @@
 //! Profiles and recommendations through the `paperscout` binary: on the project's
 //! sample (320 real papers of four May 2026 days) stored with their real MiniLM vectors
-//! (from `../shared`, so no model runs), and with the tiny test model where a text must
-//! be embedded (interests, BibTeX entries outside the library).
+//! (from the corpus, `common::corpus()`, so no model runs), and with the tiny test
+//! model where a text must be embedded (interests, BibTeX entries outside the library).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,9 +46,9 @@ fn sample_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-2026-05.jsonl")
 }
 
-/// The sample, read by `ingest`, stored with the reference MiniLM vectors of ../shared.
+/// The sample, read by `ingest`, stored with the corpus' reference MiniLM vectors.
 fn real_library(dir: &Path) {
-    let emb = common::shared("data/arxiv-daily-cs-2026h1/minilm-embeddings");
+    let emb = common::corpus().join("minilm-embeddings");
     let m = npy::read(&emb.join("arxiv_cs_2026-05.npy")).unwrap();
     let ids: Vec<String> = serde_json::from_str(
         &std::fs::read_to_string(emb.join("arxiv_cs_2026-05.ids.json")).unwrap(),
