@@ -572,6 +572,10 @@ fn ingest_skips_bad_records_or_stops_with_strict() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn ingest_every_real_format_and_five_months() {
     let (tmp, model) = common::tiny_model(&Tiny::default());
     let lib = tmp.path().join("lib");
@@ -648,6 +652,10 @@ fn ingest_every_real_format_and_five_months() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn ingest_killed_at_random_moments_resumes_to_the_full_library() {
     // kill -9 during a large ingest, several times: the library always opens, with a
     // consistent count, and re-running the ingest completes it.
@@ -755,6 +763,10 @@ fn damaged_index_is_reported_and_reindex_repairs_it() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn eval_prints_every_ranker() {
     // A small dated corpus cut from the real one: 1,500 April papers as history and the
     // first 400 May papers as test days, with their reference vectors.

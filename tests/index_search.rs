@@ -36,6 +36,10 @@ fn search_all(index: &Index, queries: &[&[f32]], ef: usize) -> Vec<Vec<usize>> {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn flat_search_recall_and_answers_across_reloads() {
     const BASE: usize = 4000;
     const MORE: usize = 1500;

@@ -109,6 +109,10 @@ fn item_ids(v: &serde_json::Value) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn profile_actions_are_stored_with_times_and_bad_ids_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = tmp.path().join("lib");
@@ -200,6 +204,10 @@ fn profile_actions_are_stored_with_times_and_bad_ids_are_named() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn recommend_ranks_the_day_for_the_profile_with_reasons() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = tmp.path().join("lib");
@@ -304,6 +312,10 @@ fn recommend_ranks_the_day_for_the_profile_with_reasons() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn shown_papers_are_left_out_of_later_listings() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = tmp.path().join("lib");
@@ -362,6 +374,10 @@ fn shown_papers_are_left_out_of_later_listings() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn every_output_format_renders_the_same_listing() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = tmp.path().join("lib");
