@@ -1,7 +1,8 @@
 //! Embedding throughput on real abstracts with the real model.
 //!
-//! `cargo bench --bench embed` embeds the first 256 papers of
-//! ../shared/data/arxiv-daily-cs-2026h1/arxiv_cs_2026-01.jsonl (title + ". " + abstract,
+//! `cargo bench --bench embed` embeds the first 256 papers of the corpus'
+//! arxiv_cs_2026-01.jsonl (`$PAPERSCOUT_DATA/arxiv-daily-cs-2026h1`, default data
+//! directory `../shared/data` from the repository root; title + ". " + abstract,
 //! truncated at 256 tokens) and prints texts/s and tokens/s. `PAPERSCOUT_BENCH_N` sets
 //! the number of papers, `PAPERSCOUT_BENCH_BATCH_TOKENS` the token budget per batch;
 //! threads follow `RAYON_NUM_THREADS`. The Python reference for a side-by-side ratio is
@@ -30,9 +31,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         env_usize("PAPERSCOUT_BENCH_N", 256)
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let data = root.join("../shared/data/arxiv-daily-cs-2026h1/arxiv_cs_2026-01.jsonl");
-    let file = std::fs::File::open(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+    // A relative PAPERSCOUT_DATA (and the default) is taken from the repository root.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(paperscout::eval::default_corpus())
+        .join("arxiv_cs_2026-01.jsonl");
+    let file = std::fs::File::open(&data).map_err(|e| {
+        format!(
+            "{}: {e} (the bench needs the corpus: set PAPERSCOUT_DATA, see README)",
+            data.display()
+        )
+    })?;
     let mut texts = Vec::with_capacity(n);
     for line in std::io::BufReader::new(file).lines().take(n) {
         let rec: serde_json::Value = serde_json::from_str(&line?)?;

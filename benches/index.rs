@@ -4,7 +4,8 @@
 //! flat-copy search (what the library uses) and by hnsw_rs's own search (the reference);
 //! then hnsw_rs with its `DistCosine` (same graph parameters, same run).
 //!
-//! Data: the real MiniLM vectors of `../shared/data/arxiv-daily-cs-2026h1`. The base is
+//! Data: the real MiniLM vectors of the corpus (`$PAPERSCOUT_DATA/arxiv-daily-cs-2026h1`,
+//! default data directory `../shared/data` from the repository root). The base is
 //! January–April (19,702 papers); queries are May papers (held out). Build on 2 threads,
 //! search on 1; M = 16, ef_construction = 200.
 //!
@@ -40,8 +41,10 @@ fn main() {
     let sets = std::env::var("PAPERSCOUT_BENCH_SETS")
         .unwrap_or_else(|_| if full { "may,drawn,synthetic" } else { "may" }.to_string());
     let run = |set: &str| sets.split(',').any(|s| s.trim() == set);
+    // A relative PAPERSCOUT_DATA (and the default) is taken from the repository root.
     let data = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/arxiv-daily-cs-2026h1/minilm-embeddings");
+        .join(paperscout::eval::default_corpus())
+        .join("minilm-embeddings");
     println!(
         "machine: {} logical CPUs, build on {BUILD_THREADS} threads, search on 1; M={M} ef_construction={EF_CONSTRUCTION}",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -96,7 +99,9 @@ fn read(path: &Path) -> npy::Matrix {
     match npy::read(path) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("index bench: {e}\n(the bench needs ../shared/data/arxiv-daily-cs-2026h1)");
+            eprintln!(
+                "index bench: {e}\n(the bench needs the corpus: set PAPERSCOUT_DATA, see README)"
+            );
             std::process::exit(2);
         }
     }

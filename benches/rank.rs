@@ -1,5 +1,6 @@
-//! Throughput of the profile model on the real corpus (27,085 papers, MiniLM vectors
-//! from `../shared/data`): fitting the tf-idf, training one profile against a
+//! Throughput of the profile model on the real corpus (27,085 papers, MiniLM vectors,
+//! `$PAPERSCOUT_DATA/arxiv-daily-cs-2026h1`, default data directory `../shared/data`
+//! from the repository root): fitting the tf-idf, training one profile against a
 //! ~27k-paper library, and scoring one day (2,000 candidates) for 1,000 users.
 //! `cargo bench --bench rank` (harness = false: a plain main printing figures).
 
@@ -17,12 +18,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/arxiv-daily-cs-2026h1");
+    // A relative PAPERSCOUT_DATA (and the default) is taken from the repository root.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join(paperscout::eval::default_corpus());
     let t = Instant::now();
     let corpus = match EvalCorpus::load_dir(&data, None) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("rank bench needs the shared corpus: {e:#}");
+            eprintln!("rank bench needs the corpus (set PAPERSCOUT_DATA, see README): {e:#}");
             std::process::exit(1);
         }
     };

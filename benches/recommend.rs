@@ -3,8 +3,9 @@
 //! profile, a day's top 20 for one user, and `similar` (index + tf-idf re-scoring) per
 //! query, with the library already open, as `paperscout` does them.
 //!
-//! The library is built in a temporary directory from `../shared/data`'s 27,085 papers
-//! and their reference MiniLM vectors (no model runs). Ranking a day for 1,000 users
+//! The library is built in a temporary directory from the corpus' 27,085 papers
+//! (`$PAPERSCOUT_DATA/arxiv-daily-cs-2026h1`, default data directory `../shared/data`
+//! from the repository root) and their reference MiniLM vectors (no model runs). Ranking a day for 1,000 users
 //! at once is `cargo bench --bench rank` (`rank::score_many`).
 //!
 //! `cargo bench --bench recommend` (harness = false: a plain main printing figures).
@@ -30,8 +31,13 @@ fn fail(e: impl std::fmt::Display) -> ! {
 }
 
 fn main() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/arxiv-daily-cs-2026h1");
-    let corpus = EvalCorpus::load_dir(&data, None).unwrap_or_else(|e| fail(e));
+    // A relative PAPERSCOUT_DATA (and the default) is taken from the repository root.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join(paperscout::eval::default_corpus());
+    let corpus = EvalCorpus::load_dir(&data, None).unwrap_or_else(|e| {
+        fail(format!(
+            "{e:#} (the bench needs the corpus: set PAPERSCOUT_DATA, see README)"
+        ))
+    });
     let n = corpus.papers().len();
     let dim = corpus.dim();
     println!("threads: {}", rayon::current_num_threads());

@@ -7,8 +7,10 @@
 #   paperscout (.xz)           stripped `cargo build --release --features cuda` binary
 #   model-f16/                 models/all-MiniLM-L6-v2 with its weights stored as float16
 #                              (Candle converts dtypes on load: it serves --dtype f32 too)
-#   golden.jsonl               ../shared/fixtures/minilm-golden.jsonl
-#   abstracts-10k.jsonl (.xz)  the first 10,000 papers of ../shared/data/arxiv-daily-cs-2026h1
+#   golden.jsonl               tests/fixtures/golden/minilm-golden.jsonl
+#   abstracts-10k.jsonl (.xz)  the first 10,000 papers of the corpus,
+#                              $PAPERSCOUT_DATA/arxiv-daily-cs-2026h1 (default data
+#                              directory ../shared/data, relative paths from the repository root)
 #
 # scripts/gpu-check.sh runs there with these files; the .xz copies are what travels (the
 # plain ones together are 115 MiB), and the script prints the `carry` list of one call.
@@ -128,13 +130,13 @@ EOF
     say "wrote $f16 (float16 weights)"
 fi
 
-shared="../shared"
-golden_src="$shared/fixtures/minilm-golden.jsonl"
+golden_src="tests/fixtures/golden/minilm-golden.jsonl"
 [ -f "$golden_src" ] || die "no $golden_src"
 install -m 0644 "$golden_src" "$out/golden.jsonl"
-data="$shared/data/arxiv-daily-cs-2026h1"
+data="${PAPERSCOUT_DATA:-../shared/data}/arxiv-daily-cs-2026h1"
 abstracts="$out/abstracts-10k.jsonl"
 if [ ! -f "$abstracts" ] || [ "$(wc -l <"$abstracts")" -ne 10000 ]; then
+    [ -d "$data" ] || die "no corpus at $data: set PAPERSCOUT_DATA (see README, Tests)"
     # January and February hold 7,202 papers; March tops them up to 10,000.
     awk 'NR <= 10000' "$data"/arxiv_cs_2026-0{1,2,3}.jsonl >"$abstracts.tmp"
     [ "$(wc -l <"$abstracts.tmp")" -eq 10000 ] || die "fewer than 10,000 papers in $data"

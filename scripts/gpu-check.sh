@@ -5,11 +5,12 @@
 #
 #   paperscout or paperscout.xz                       the CUDA build
 #   model-f16/ (or model/: the f32 directory)         all-MiniLM-L6-v2
-#   golden.jsonl                                      ../shared/fixtures/minilm-golden.jsonl
+#   golden.jsonl (optional: tests/fixtures/golden/minilm-golden.jsonl travels anyway)
 #   abstracts-10k.jsonl or abstracts-10k.jsonl.xz     10,000 arXiv papers
 #
-# The ../shared beside a checkout does not travel to that machine: the inputs are read
-# from target/gpu/ first, from ../shared only where it exists. It
+# The corpus beside a checkout ($PAPERSCOUT_DATA, default ../shared/data) does not travel
+# to that machine: the inputs are read from target/gpu/ first, from the repository or
+# the corpus only where they exist. It
 #   1. puts the CUDA 13.0 libraries of python3's site-packages (nvidia/cu13/lib) on
 #      LD_LIBRARY_PATH and checks that ldd resolves every library of the binary;
 #   2. embeds the golden fixture with --dtype f32 and f16 and prints the worst cosine
@@ -85,20 +86,21 @@ model="${GPU_CHECK_MODEL:-$(first_of "$gpu/model-f16" "$gpu/model" models/all-Mi
     echo "FAIL: no model: carry $gpu/model-f16/ (scripts/cuda-build.sh) or $gpu/model/"
     exit 1
 }
-golden="$(first_of "$gpu/golden.jsonl" ../shared/fixtures/minilm-golden.jsonl)" || {
-    echo "FAIL: no golden fixture: carry $gpu/golden.jsonl (../shared does not travel)"
+golden="$(first_of "$gpu/golden.jsonl" tests/fixtures/golden/minilm-golden.jsonl)" || {
+    echo "FAIL: no golden fixture: carry $gpu/golden.jsonl"
     exit 1
 }
 abstracts="$work/abstracts.jsonl"
+corpus="${PAPERSCOUT_DATA:-../shared/data}/arxiv-daily-cs-2026h1"
 if [ -f "$gpu/abstracts-10k.jsonl" ]; then
     awk -v n="$limit" 'NR <= n' "$gpu/abstracts-10k.jsonl" >"$abstracts"
 elif [ -f "$gpu/abstracts-10k.jsonl.xz" ]; then
     unxz_to "$gpu/abstracts-10k.jsonl.xz" "$work/abstracts-10k.jsonl"
     awk -v n="$limit" 'NR <= n' "$work/abstracts-10k.jsonl" >"$abstracts"
-elif [ -d ../shared/data/arxiv-daily-cs-2026h1 ]; then
-    awk -v n="$limit" 'NR <= n' ../shared/data/arxiv-daily-cs-2026h1/arxiv_cs_2026-0{1,2,3}.jsonl >"$abstracts"
+elif [ -d "$corpus" ]; then
+    awk -v n="$limit" 'NR <= n' "$corpus"/arxiv_cs_2026-0{1,2,3}.jsonl >"$abstracts"
 else
-    echo "FAIL: no abstracts: carry $gpu/abstracts-10k.jsonl(.xz) (../shared does not travel)"
+    echo "FAIL: no abstracts: carry $gpu/abstracts-10k.jsonl(.xz) (the corpus at $corpus does not travel)"
     exit 1
 fi
 n_texts=$(wc -l <"$abstracts")

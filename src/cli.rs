@@ -118,8 +118,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Directory of dated JSONL files (one object per paper with `listing_date`).
-    #[arg(long, default_value = "../shared/data/arxiv-daily-cs-2026h1")]
+    /// Directory of dated JSONL files (one object per paper with `listing_date`); the
+    /// default is the corpus in $PAPERSCOUT_DATA (else ../shared/data).
+    #[arg(long, default_value_os_t = crate::eval::default_corpus())]
     pub data: PathBuf,
     /// Directory of row-aligned NAME.npy vectors of those files; default DATA/minilm-embeddings.
     #[arg(long)]

@@ -257,7 +257,7 @@ fn embed_writes_npy_and_safetensors_that_match_jsonl() {
 fn embed_reads_ingest_formats() {
     // A real arXiv API response: embedded with the paper text rule, ids canonical.
     let (tmp, model) = common::tiny_model(&Tiny::default());
-    let input = common::shared("data/api-response-fixtures/laya-reader/arxiv_3.xml");
+    let input = common::fixture("api/laya-reader/arxiv_3.xml");
     let output = tmp.path().join("atom.jsonl");
     let out = paperscout(&[
         "--model",
@@ -344,10 +344,8 @@ fn broken_pipe_is_success() {
 
 // ---- ingest, library stats, similar, search ----------------------------------------
 
-fn shared_month(m: u32) -> std::path::PathBuf {
-    common::shared(&format!(
-        "data/arxiv-daily-cs-2026h1/arxiv_cs_2026-0{m}.jsonl"
-    ))
+fn corpus_month(m: u32) -> std::path::PathBuf {
+    common::corpus().join(format!("arxiv_cs_2026-0{m}.jsonl"))
 }
 
 /// Distinct ids and listing days of JSONL files, read here with serde_json alone.
@@ -574,10 +572,14 @@ fn ingest_skips_bad_records_or_stops_with_strict() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn ingest_every_real_format_and_five_months() {
     let (tmp, model) = common::tiny_model(&Tiny::default());
     let lib = tmp.path().join("lib");
-    let months: Vec<_> = (1..=5).map(shared_month).collect();
+    let months: Vec<_> = (1..=5).map(corpus_month).collect();
     let mut args: Vec<String> = [
         "--model",
         model.to_str().unwrap(),
@@ -607,13 +609,12 @@ fn ingest_every_real_format_and_five_months() {
 
     // The other real formats on top: API Atom (two), listing RSS, HF daily, Kaggle CSV.
     let fixtures = [
-        "data/api-response-fixtures/sotawhat/arxiv_transformer.xml",
-        "data/api-response-fixtures/laya-reader/arxiv_3.xml",
-        "data/api-response-fixtures/laya-reader/arxiv_rss.xml",
-        "data/api-response-fixtures/sotawhat/hf_daily_papers.json",
-        "data/arxiv-kaggle-metadata-sample-2000/arxiv_data.csv",
-    ]
-    .map(common::shared);
+        common::fixture("api/sotawhat/arxiv_transformer.xml"),
+        common::fixture("api/laya-reader/arxiv_3.xml"),
+        common::fixture("api/laya-reader/arxiv_rss.xml"),
+        common::fixture("api/sotawhat/hf_daily_papers.json"),
+        common::data("arxiv-kaggle-metadata-sample-2000/arxiv_data.csv"),
+    ];
     let mut all_ids = ids.clone();
     for f in &fixtures {
         for p in paperscout::ingest::read(f, None).unwrap() {
@@ -651,15 +652,19 @@ fn ingest_every_real_format_and_five_months() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn ingest_killed_at_random_moments_resumes_to_the_full_library() {
     // kill -9 during a large ingest, several times: the library always opens, with a
     // consistent count, and re-running the ingest completes it.
     let (tmp, model) = common::tiny_model(&Tiny::default());
     let lib = tmp.path().join("lib");
     let months: Vec<String> = (1..=2)
-        .map(|m| shared_month(m).display().to_string())
+        .map(|m| corpus_month(m).display().to_string())
         .collect();
-    let (ids, _) = ids_and_days(&(1..=2).map(shared_month).collect::<Vec<_>>());
+    let (ids, _) = ids_and_days(&(1..=2).map(corpus_month).collect::<Vec<_>>());
     let mut args = vec![
         "--model".to_string(),
         model.display().to_string(),
@@ -758,6 +763,10 @@ fn damaged_index_is_reported_and_reindex_repairs_it() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn eval_prints_every_ranker() {
     // A small dated corpus cut from the real one: 1,500 April papers as history and the
     // first 400 May papers as test days, with their reference vectors.
@@ -766,7 +775,7 @@ fn eval_prints_every_ranker() {
     std::fs::create_dir_all(data.join("minilm-embeddings")).unwrap();
     for (month, n) in [("04", 1500usize), ("05", 400)] {
         let name = format!("arxiv_cs_2026-{month}");
-        let src = common::shared(&format!("data/arxiv-daily-cs-2026h1/{name}.jsonl"));
+        let src = common::corpus().join(format!("{name}.jsonl"));
         let lines: Vec<String> = std::fs::read_to_string(src)
             .unwrap()
             .lines()
@@ -774,9 +783,9 @@ fn eval_prints_every_ranker() {
             .map(String::from)
             .collect();
         std::fs::write(data.join(format!("{name}.jsonl")), lines.join("\n") + "\n").unwrap();
-        let m = paperscout::library::npy::read(&common::shared(&format!(
-            "data/arxiv-daily-cs-2026h1/minilm-embeddings/{name}.npy"
-        )))
+        let m = paperscout::library::npy::read(
+            &common::corpus().join(format!("minilm-embeddings/{name}.npy")),
+        )
         .unwrap();
         let rows: Vec<&[f32]> = (0..n).map(|i| m.row(i)).collect();
         paperscout::library::npy::write(

@@ -19,7 +19,7 @@ struct Golden {
 }
 
 fn golden_rows() -> Vec<Golden> {
-    let path = common::shared("fixtures/minilm-golden.jsonl");
+    let path = common::fixture("golden/minilm-golden.jsonl");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.trim().is_empty())

@@ -98,6 +98,10 @@ impl Ranker for Snoop {
 /// `BlindPaper` fail to compile a ranker that reads one). Run-time: what a ranker of
 /// our own is handed by the harness names no category.
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn rankers_never_see_categories() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let opts = EvalOptions {
@@ -125,6 +129,10 @@ fn rankers_never_see_categories() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn small_eval_is_deterministic_and_prints_every_baseline() {
     let corpus = april_may();
     let a = eval::evaluate(corpus, &small_options(7)).unwrap();
@@ -172,6 +180,10 @@ fn small_eval_is_deterministic_and_prints_every_baseline() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn bad_options_are_refused_before_any_work() {
     let corpus = april_may();
     let zero = EvalOptions {
@@ -213,6 +225,10 @@ fn bad_options_are_refused_before_any_work() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn npy_reader_reads_the_shared_vectors() {
     let m =
         paperscout::library::npy::read(&data_dir().join("minilm-embeddings/arxiv_cs_2026-01.npy"))

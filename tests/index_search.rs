@@ -1,9 +1,7 @@
 //! The index's own graph search (a flat copy of hnsw_rs's graph) on real MiniLM
-//! vectors (`../shared/data/arxiv-daily-cs-2026h1`): recall against brute force computed
+//! vectors (the corpus, `$PAPERSCOUT_DATA/arxiv-daily-cs-2026h1`): recall against brute force computed
 //! here, agreement with hnsw_rs's search over the same graph, after building, after
 //! dump and reload, and after reload → append → dump → reload.
-
-use std::path::Path;
 
 use paperscout::library::index::{Index, IndexParams};
 use paperscout::library::npy;
@@ -13,9 +11,7 @@ const DIM: usize = 384;
 const K: usize = 10;
 
 fn month(m: u32) -> npy::Matrix {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "../shared/data/arxiv-daily-cs-2026h1/minilm-embeddings/arxiv_cs_2026-{m:02}.npy"
-    ));
+    let path = crate::common::corpus().join(format!("minilm-embeddings/arxiv_cs_2026-{m:02}.npy"));
     npy::read(&path).unwrap()
 }
 
@@ -40,6 +36,10 @@ fn search_all(index: &Index, queries: &[&[f32]], ef: usize) -> Vec<Vec<usize>> {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn flat_search_recall_and_answers_across_reloads() {
     const BASE: usize = 4000;
     const MORE: usize = 1500;

@@ -1,4 +1,5 @@
-//! `paperscout::ingest` on the real files of `../shared/data` (counts, field values,
+//! `paperscout::ingest` on real files: the corpus (`common::data`, `$PAPERSCOUT_DATA`)
+//! and the API response fixtures kept in `tests/fixtures/api` (counts, field values,
 //! detection), on malformed inputs written to a temporary directory (errors name the
 //! file and the line), and under fuzzing (random and mutated inputs never panic).
 //! Expected values were read off the files by hand or with Python, never computed
@@ -13,10 +14,15 @@ use paperscout::paper::Paper;
 use paperscout::Error;
 use proptest::prelude::*;
 
+use crate::common;
+
+/// A real file: `api-response-fixtures/...` from the repository's copy
+/// (`tests/fixtures/api`), anything else from the data directory (`common::data`).
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(rel)
+    match rel.strip_prefix("api-response-fixtures/") {
+        Some(rest) => common::fixture(&format!("api/{rest}")),
+        None => common::data(rel),
+    }
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -80,6 +86,10 @@ fn input_error(e: &Error, path: &Path) -> (u64, String) {
 // ---- the project's JSONL corpus -------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn daily_corpus_january_reads_every_record() {
     let path = data("arxiv-daily-cs-2026h1/arxiv_cs_2026-01.jsonl");
     assert_eq!(ingest::detect(&path).unwrap(), Format::Jsonl);
@@ -128,6 +138,10 @@ fn daily_corpus_january_reads_every_record() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn daily_corpus_every_month_reads_with_its_listing_days() {
     let months = [
         ("01", 3233, (1, 1), (1, 30)),
@@ -154,6 +168,10 @@ fn daily_corpus_every_month_reads_with_its_listing_days() {
 // ---- Kaggle: the CSV sample and the JSON Lines shape -----------------------------------
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn kaggle_csv_sample_reads_all_2000_rows() {
     let path = data("arxiv-kaggle-metadata-sample-2000/arxiv_data.csv");
     assert_eq!(ingest::detect(&path).unwrap(), Format::Csv);
@@ -219,6 +237,10 @@ fn kaggle_csv_sample_reads_all_2000_rows() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn kaggle_snapshot_jsonl_fixture() {
     let path = fixture("kaggle_snapshot_sample.jsonl");
     assert_eq!(ingest::detect(&path).unwrap(), Format::KaggleJsonl);
@@ -429,6 +451,10 @@ fn arxiv_rss_listing_strips_prefixes_and_keeps_announce_types() {
 // ---- detection ------------------------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn detects_every_real_file() {
     let cases = [
         (
@@ -470,6 +496,10 @@ fn detects_every_real_file() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn refuses_other_files_naming_them() {
     let cases = [
         (
@@ -1171,6 +1201,7 @@ proptest! {
     }
 
     #[test]
+    #[cfg_attr(not(paperscout_corpus), ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)")]
     fn fuzz_mutated_real_records_never_panic(
         sample in 0usize..6,
         edits in proptest::collection::vec(edit(), 1..6),

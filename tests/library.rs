@@ -1,5 +1,5 @@
 //! The library against real data: MiniLM vectors of real arXiv papers
-//! (`../shared/data/arxiv-daily-cs-2026h1`), checked against brute force computed here,
+//! (the corpus, `common::corpus()`), checked against brute force computed here,
 //! not by the code under test. Also crash safety (a child process killed with SIGKILL),
 //! corruption, locking, model checks and the stored format-version fixture.
 
@@ -17,7 +17,7 @@ use paperscout::Error;
 // ---- real data --------------------------------------------------------------------
 
 fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/arxiv-daily-cs-2026h1")
+    crate::common::corpus()
 }
 
 /// The fixture directory next to this file (works when this file is included by path
@@ -71,7 +71,7 @@ fn month(m: u32) -> &'static Month {
     cells[m as usize - 1].get_or_init(|| {
         let dir = data_dir();
         let text = std::fs::read_to_string(dir.join(format!("arxiv_cs_2026-{m:02}.jsonl")))
-            .expect("the shared data set (../shared/data/arxiv-daily-cs-2026h1)");
+            .expect("the corpus (PAPERSCOUT_DATA/arxiv-daily-cs-2026h1)");
         let papers: Vec<Paper> = text.lines().map(parse_paper).collect();
         let emb = dir.join("minilm-embeddings");
         let vectors = npy::read(&emb.join(format!("arxiv_cs_2026-{m:02}.npy"))).unwrap();
@@ -163,6 +163,10 @@ fn quiet_options() -> WriterOptions {
 /// real vectors, the same answers after dump and reload, and after reload → insert →
 /// dump → reload. Queries are held-out papers (May) over a January–February base.
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn hnsw_recall_against_brute_force_across_reloads() {
     const BASE: usize = 4000;
     const MORE: usize = 800;
@@ -276,6 +280,10 @@ fn hnsw_recall_against_brute_force_across_reloads() {
 // ---- identity and dedup -----------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn upsert_dedups_by_id_and_replaces_changed_text() {
     let jan = month(1);
     let refs = reference(&[1]);
@@ -397,6 +405,10 @@ fn upsert_dedups_by_id_and_replaces_changed_text() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn upsert_refuses_bad_vectors_and_leaves_the_library_unchanged() {
     let jan = month(1);
     let dir = tempfile::tempdir().unwrap();
@@ -433,6 +445,10 @@ fn upsert_refuses_bad_vectors_and_leaves_the_library_unchanged() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn upsert_with_embeds_only_what_the_plan_needs() {
     let jan = month(1);
     let refs = reference(&[1]);
@@ -459,6 +475,10 @@ fn upsert_with_embeds_only_what_the_plan_needs() {
 // ---- commits, readers, compaction -------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn readers_see_commits_only_and_are_never_blocked() {
     let jan = month(1);
     let refs = reference(&[1]);
@@ -499,6 +519,10 @@ fn second_writer_is_refused_with_a_clear_message() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn model_mismatch_is_refused() {
     let jan = month(1);
     let dir = tempfile::tempdir().unwrap();
@@ -545,6 +569,10 @@ fn a_directory_that_is_not_a_library_is_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn compaction_drops_dead_rows_and_keeps_answers() {
     let jan = month(1);
     let dir = tempfile::tempdir().unwrap();
@@ -611,6 +639,10 @@ fn compaction_drops_dead_rows_and_keeps_answers() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn repeated_metadata_updates_do_not_grow_the_log_forever() {
     let jan = month(1);
     let dir = tempfile::tempdir().unwrap();
@@ -653,6 +685,10 @@ fn repeated_metadata_updates_do_not_grow_the_log_forever() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn stats_summarise_the_library() {
     let jan = month(1);
     let refs = reference(&[1]);
@@ -708,6 +744,10 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn damaged_files_give_clear_errors_never_panics() {
     let tmp = tempfile::tempdir().unwrap();
     let good = tmp.path().join("good");
@@ -864,6 +904,10 @@ fn damaged_files_give_clear_errors_never_panics() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn reindex_repairs_a_damaged_index_dump() {
     let tmp = tempfile::tempdir().unwrap();
     let m = small_library(tmp.path());
@@ -1028,6 +1072,10 @@ fn go(child: &mut std::process::Child) {
 /// Kill -9 an ingesting child at random moments: each time the library opens, is
 /// consistent, and has lost at most the batch in flight; a rerun completes it.
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn kill9_during_ingest_loses_at_most_a_batch() {
     let dir = tempfile::tempdir().unwrap();
     let seed = std::time::SystemTime::now()
@@ -1108,6 +1156,10 @@ const FIXTURE_ENV: &str = "PAPERSCOUT_WRITE_LIBRARY_FIXTURE";
 /// answers come from the source data (papers and reference vectors), not from the
 /// library.
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn format_v1_fixture_still_opens_and_answers() {
     let dir = fixture_dir();
     let lib = Library::open(&dir, &model()).unwrap();
@@ -1165,6 +1217,10 @@ fn write_library_fixture() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn npy_round_trips_real_vectors() {
     let jan = month(1);
     let dir = tempfile::tempdir().unwrap();

@@ -1,8 +1,8 @@
 //! The profile model (`paperscout::rank`): the SVM and the tf-idf against hand-computed
 //! values, and the ranker on a slice of the real corpus (MiniLM vectors from
-//! `../shared/data`).
+//! `$PAPERSCOUT_DATA`, see `common::data`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use paperscout::eval::{BlindPaper, EvalCorpus};
@@ -431,9 +431,9 @@ fn top_k_orders_by_score_then_index_and_puts_nan_last() {
 
 // ---- the ranker on real data --------------------------------------------------------
 
-/// `../shared/data/arxiv-daily-cs-2026h1`, beside the repository.
+/// The corpus (`$PAPERSCOUT_DATA/arxiv-daily-cs-2026h1`).
 pub fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/arxiv-daily-cs-2026h1")
+    crate::common::corpus()
 }
 
 /// April and May 2026 with their MiniLM vectors (loaded once per test binary).
@@ -549,6 +549,10 @@ fn busy_categories(s: &Slice) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn learned_ranker_beats_random_by_a_wide_margin_on_real_data() {
     let s = slice();
     let lib = s.library();
@@ -590,6 +594,10 @@ fn learned_ranker_beats_random_by_a_wide_margin_on_real_data() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn explanations_point_at_the_closest_liked_paper() {
     let s = slice();
     let cat = &busy_categories(s)[0];
@@ -644,6 +652,10 @@ fn explanations_point_at_the_closest_liked_paper() {
 /// The default learns even from one like (measured better, see `rank`'s docs); a
 /// library with nothing but the like itself falls back whatever the setting.
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn a_profile_with_too_few_likes_falls_back_to_similarity() {
     let s = slice();
     let cat = &busy_categories(s)[0];
@@ -699,6 +711,10 @@ fn a_profile_with_too_few_likes_falls_back_to_similarity() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn dislikes_push_similar_papers_down() {
     let s = slice();
     let lib = s.library();
@@ -766,6 +782,10 @@ fn dislikes_push_similar_papers_down() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn profile_model_round_trips_through_json() {
     let s = slice();
     let likes = s.likes_in(&busy_categories(s)[1], 6);
@@ -784,6 +804,10 @@ fn profile_model_round_trips_through_json() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn score_many_equals_one_by_one() {
     let s = slice();
     let cats = busy_categories(s);

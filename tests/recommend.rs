@@ -1,7 +1,7 @@
 //! Profiles and recommendations through the `paperscout` binary: on the project's
 //! sample (320 real papers of four May 2026 days) stored with their real MiniLM vectors
-//! (from `../shared`, so no model runs), and with the tiny test model where a text must
-//! be embedded (interests, BibTeX entries outside the library).
+//! (from the corpus, `common::corpus()`, so no model runs), and with the tiny test
+//! model where a text must be embedded (interests, BibTeX entries outside the library).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,9 +46,9 @@ fn sample_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-2026-05.jsonl")
 }
 
-/// The sample, read by `ingest`, stored with the reference MiniLM vectors of ../shared.
+/// The sample, read by `ingest`, stored with the corpus' reference MiniLM vectors.
 fn real_library(dir: &Path) {
-    let emb = common::shared("data/arxiv-daily-cs-2026h1/minilm-embeddings");
+    let emb = common::corpus().join("minilm-embeddings");
     let m = npy::read(&emb.join("arxiv_cs_2026-05.npy")).unwrap();
     let ids: Vec<String> = serde_json::from_str(
         &std::fs::read_to_string(emb.join("arxiv_cs_2026-05.ids.json")).unwrap(),
@@ -109,6 +109,10 @@ fn item_ids(v: &serde_json::Value) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn profile_actions_are_stored_with_times_and_bad_ids_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = tmp.path().join("lib");
@@ -200,6 +204,10 @@ fn profile_actions_are_stored_with_times_and_bad_ids_are_named() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn recommend_ranks_the_day_for_the_profile_with_reasons() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = tmp.path().join("lib");
@@ -304,6 +312,10 @@ fn recommend_ranks_the_day_for_the_profile_with_reasons() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn shown_papers_are_left_out_of_later_listings() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = tmp.path().join("lib");
@@ -362,6 +374,10 @@ fn shown_papers_are_left_out_of_later_listings() {
 }
 
 #[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 fn every_output_format_renders_the_same_listing() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = tmp.path().join("lib");

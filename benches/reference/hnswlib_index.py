@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """Reference for `cargo bench --bench index`: hnswlib on the same vectors and queries.
 
-Base = the MiniLM vectors of ../shared/data/arxiv-daily-cs-2026h1 for January-April,
+Base = the MiniLM vectors of the corpus ($PAPERSCOUT_DATA/arxiv-daily-cs-2026h1, default data
+directory ../shared/data from the repository root) for January-April,
 queries = the May papers (the first --queries of them), M=16, ef_construction=200,
 2 threads to build, 1 to search; recall@10 against exact (numpy) search.
 
 Setup once, outside the repository: python3 -m venv ref-venv && ref-venv/bin/pip install hnswlib numpy
 Run: ref-venv/bin/python benches/reference/hnswlib_index.py --queries 1000
 """
-import argparse, pathlib, time
+import argparse, os, pathlib, time
 import numpy as np
 import hnswlib
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--data", default=str(pathlib.Path(__file__).resolve().parents[2] / "../shared/data/arxiv-daily-cs-2026h1/minilm-embeddings"))
+root = pathlib.Path(__file__).resolve().parents[2]
+data = root / (os.environ.get("PAPERSCOUT_DATA") or "../shared/data")
+ap.add_argument("--data", default=str(data / "arxiv-daily-cs-2026h1/minilm-embeddings"))
 ap.add_argument("--queries", type=int, default=1000)
 a = ap.parse_args()
 d = pathlib.Path(a.data)

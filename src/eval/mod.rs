@@ -34,6 +34,31 @@ pub use data::{BlindPaper, EvalCorpus};
 pub use metrics::{ndcg_at_k, precision_at_k, MeanSe};
 pub use rankers::{Context, ProfileRanker, Ranker, TextFeatures};
 
+/// The environment variable naming the data directory (laid out like the project's
+/// `../shared/data`: `arxiv-daily-cs-2026h1/`, `arxiv-kaggle-metadata-sample-2000/`).
+pub const DATA_ENV: &str = "PAPERSCOUT_DATA";
+
+/// The data directory when [`DATA_ENV`] is unset or empty (relative: to the working
+/// directory for the CLI; the tests and benchmarks resolve it from the repository root).
+pub const DEFAULT_DATA: &str = "../shared/data";
+
+/// The corpus folder inside the data directory.
+pub const CORPUS: &str = "arxiv-daily-cs-2026h1";
+
+/// The data directory: `$PAPERSCOUT_DATA`, else `../shared/data`.
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os(DATA_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(DEFAULT_DATA),
+    }
+}
+
+/// The default corpus of `paperscout eval`: `$PAPERSCOUT_DATA/arxiv-daily-cs-2026h1`,
+/// else `../shared/data/arxiv-daily-cs-2026h1`.
+pub fn default_corpus() -> PathBuf {
+    data_dir().join(CORPUS)
+}
+
 /// A paperscout profile-model configuration to evaluate (the default, or a variant
 /// being compared while tuning).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,11 +124,11 @@ pub struct EvalOptions {
 }
 
 impl Default for EvalOptions {
-    /// The evaluation quoted in the README: the shared corpus, Jan-Apr 2026 as history,
-    /// the May days as test days, 60 users, seed 42.
+    /// The evaluation quoted in the README: the corpus ([`default_corpus`]), Jan-Apr
+    /// 2026 as history, the May days as test days, 60 users, seed 42.
     fn default() -> Self {
         EvalOptions {
-            data: PathBuf::from("../shared/data/arxiv-daily-cs-2026h1"),
+            data: default_corpus(),
             embeddings: None,
             history_until: NaiveDate::from_ymd_opt(2026, 5, 1).unwrap_or(NaiveDate::MIN),
             test_until: None,

@@ -239,11 +239,52 @@ pub fn real_embedder() -> &'static Embedder {
     EMBEDDER.get_or_init(|| load(&real_model_dir()))
 }
 
-/// Path into ../shared (read-only data and fixtures).
-pub fn shared(rel: &str) -> PathBuf {
+/// The repository root.
+pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(rel)
+}
+
+/// The data directory: `$PAPERSCOUT_DATA` (a relative value from the repository
+/// root), else `../shared/data` beside the repository. `build.rs` sets
+/// `cfg(paperscout_corpus)` when its corpus is there; a test that needs it carries
+/// `#[cfg_attr(not(paperscout_corpus), ignore = ...)]`.
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os("PAPERSCOUT_DATA") {
+        Some(dir) if !dir.is_empty() => repo().join(dir),
+        _ => repo().join("../shared/data"),
+    }
+}
+
+/// A path inside the data directory, e.g. `data("arxiv-daily-cs-2026h1/minilm-embeddings")`.
+pub fn data(rel: &str) -> PathBuf {
+    data_dir().join(rel)
+}
+
+/// The corpus: `data("arxiv-daily-cs-2026h1")`.
+pub fn corpus() -> PathBuf {
+    data("arxiv-daily-cs-2026h1")
+}
+
+/// A small fixture kept in the repository, e.g. `fixture("api/laya-reader/arxiv_3.xml")`.
+pub fn fixture(rel: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(rel)
+}
+
+/// The old `../shared/...` names, kept so existing callers compile: the API
+/// response fixtures and the golden vectors resolve to the repository's copies
+/// (`tests/fixtures/api`, `tests/fixtures/golden`), other `data/...` through
+/// [`data`].
+#[allow(dead_code)]
+pub fn shared(rel: &str) -> PathBuf {
+    if let Some(rest) = rel.strip_prefix("data/api-response-fixtures") {
+        fixture(&format!("api{rest}"))
+    } else if let Some(rest) = rel.strip_prefix("data/") {
+        data(rest)
+    } else if let Some(rest) = rel.strip_prefix("fixtures/") {
+        fixture(&format!("golden/{rest}"))
+    } else {
+        repo().join("../shared").join(rel)
+    }
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
