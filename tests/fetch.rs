@@ -501,6 +501,10 @@ fn listing_rss_recorded_feed_splits_new_from_replacements() {
     );
 }
 
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 #[test]
 fn listing_built_from_daily_records_in_both_flavours() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -602,6 +606,10 @@ fn listing_after(
     (result, stub.requests(), lib)
 }
 
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 #[test]
 fn a_503_with_retry_after_is_waited_for_and_retried() {
     let (result, reqs, _lib) = listing_after(
@@ -618,6 +626,10 @@ fn a_503_with_retry_after_is_waited_for_and_retried() {
     );
 }
 
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 #[test]
 fn a_429_is_retried_after_an_http_date() {
     // A Retry-After date in the past means "now".
@@ -635,6 +647,10 @@ fn a_429_is_retried_after_an_http_date() {
     assert_eq!(reqs.len(), 2);
 }
 
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 #[test]
 fn a_reset_connection_is_retried() {
     let (result, reqs, _lib) = listing_after(|| Reply::Reset, |_| {});
@@ -642,6 +658,10 @@ fn a_reset_connection_is_retried() {
     assert_eq!(reqs.len(), 2);
 }
 
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 #[test]
 fn a_stall_past_the_timeout_is_retried() {
     let (result, reqs, _lib) = listing_after(
@@ -653,6 +673,10 @@ fn a_stall_past_the_timeout_is_retried() {
     assert!(reqs[1].at - reqs[0].at >= Duration::from_millis(600));
 }
 
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 #[test]
 fn a_truncated_body_is_retried() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -668,6 +692,10 @@ fn a_truncated_body_is_retried() {
     assert_eq!(reqs.len(), 2);
 }
 
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 #[test]
 fn malformed_xml_loses_only_its_broken_entries_each_located_and_is_not_retried() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -679,7 +707,10 @@ fn malformed_xml_loses_only_its_broken_entries_each_located_and_is_not_retried()
     let mut f = Fetcher::new(lib.path(), settings(&stub)).unwrap();
     let listing = f.fetch_listing(&cs_ir(), ListingFlavour::Rss).unwrap();
     // Reading goes on at the next entry (issue 10, item 7): only the broken two are lost.
-    assert_eq!(listing.papers.len() + listing.updates.len(), records.len() - 2);
+    assert_eq!(
+        listing.papers.len() + listing.updates.len(),
+        records.len() - 2
+    );
     assert_eq!(listing.skipped.len(), 3, "{:?}", listing.skipped);
     for s in &listing.skipped {
         assert!(s.contains("not well-formed XML at line"), "{s}");
@@ -768,6 +799,10 @@ fn persistent_5xx_gives_up_and_a_long_retry_after_ends_at_once() {
 
 // ---- politeness ------------------------------------------------------------------------
 
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 #[test]
 fn requests_to_one_arxiv_host_are_spaced() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -793,6 +828,10 @@ fn requests_to_one_arxiv_host_are_spaced() {
 
 // ---- conditional requests ----------------------------------------------------------------
 
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 #[test]
 fn etag_and_last_modified_round_trip_to_a_304() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -853,6 +892,10 @@ fn etag_and_last_modified_round_trip_to_a_304() {
 
 // ---- OAI-PMH ---------------------------------------------------------------------------
 
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 #[test]
 fn oai_harvest_follows_tokens_and_next_run_starts_at_the_high_water_mark() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -1006,6 +1049,10 @@ fn oai_protocol_errors_are_located() {
     assert!(matches!(e, Error::Invalid(_)), "{e}");
 }
 
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 #[test]
 fn oai_repeated_token_stops_instead_of_looping() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -1023,6 +1070,10 @@ fn oai_repeated_token_stops_instead_of_looping() {
 
 // ---- the arXiv API by id -----------------------------------------------------------------
 
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
 #[test]
 fn api_ids_in_batches_with_missing_and_invalid_ids() {
     let records = march_records("2026-03-10", "cs.IR");
