@@ -172,13 +172,15 @@ fn main() {
     let lib = Library::open(&dir, &model).unwrap_or_else(|e| fail(e));
     let tfidf = recommend::library_tfidf(&lib).unwrap_or_else(|e| fail(e));
     let tfidf = tfidf.as_ref();
+    // One set of tf-idf rows for all users, as `paperscout daily` does.
+    let rows = recommend::TextRows::new(&lib, tfidf);
     let open_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
     let listings: Vec<Listing> = profiles
         .par_iter()
         .map(|(profile, _)| {
-            let trained = recommend::train(&lib, tfidf, profile, &RankConfig::default())
+            let trained = recommend::train_with(&lib, &rows, profile, &RankConfig::default())
                 .unwrap_or_else(|e| fail(e));
             let opts = RecommendOptions {
                 from: today,
@@ -188,7 +190,7 @@ fn main() {
                 categories: Vec::new(),
                 include_seen: false,
             };
-            let items = recommend::recommend(&lib, tfidf, profile, &trained, &opts)
+            let items = recommend::recommend_with(&lib, &rows, profile, &trained, &opts)
                 .unwrap_or_else(|e| fail(e));
             Listing {
                 subject: Subject::Recommend {
@@ -235,7 +237,7 @@ fn main() {
     );
     println!("  open the library + fit its tf-idf (new commit, as after an ingest): {open_s:.2} s");
     println!(
-        "  train every profile and rank the day (recommend::train + recommend::recommend): {rank_s:.1} s ({:.1} users/s)",
+        "  train every profile and rank the day (recommend::train_with + recommend_with, shared text rows): {rank_s:.1} s ({:.1} users/s)",
         USERS as f64 / rank_s
     );
     println!(

@@ -34,8 +34,8 @@ top=$("$bin" recommend demo --top 1 --no-record --format json | grep -m1 -o '"id
 echo "== papers similar to the first recommendation, $top"
 "$bin" similar "$top" --top 5
 echo
-echo "== search: \"reinforcement learning for robot manipulation\", listed on 2026-05-29"
-"$bin" search "reinforcement learning for robot manipulation" --top 5 --date 2026-05-29
+echo "== search: \"reducing hallucination in large language models with retrieval\", listed on 2026-05-29"
+"$bin" search "reducing hallucination in large language models with retrieval" --top 5 --date 2026-05-29
 echo
 echo "== the same top 10 as an Atom feed (also: --format json, markdown, html)"
 "$bin" recommend demo --top 10 --no-record --format atom | head -n 20

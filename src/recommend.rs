@@ -108,6 +108,34 @@ pub struct Trained {
     titles: HashMap<String, (Option<String>, String)>,
 }
 
+/// The tf-idf rows of a library's papers, made on first use and kept: ranking many
+/// users against one library (`daily`, a server) tokenizes each paper once, not once
+/// per user. Indexed like [`Library::papers`].
+pub struct TextRows<'a> {
+    tfidf: Option<&'a Tfidf>,
+    rows: Vec<std::sync::OnceLock<rank::SparseVec>>,
+}
+
+impl<'a> TextRows<'a> {
+    /// An empty cache for `lib` and its vectoriser.
+    pub fn new(lib: &Library, tfidf: Option<&'a Tfidf>) -> Self {
+        TextRows {
+            tfidf,
+            rows: (0..lib.len()).map(|_| std::sync::OnceLock::new()).collect(),
+        }
+    }
+
+    /// The row of paper `k` (`paper` is `lib.papers()`'s `k`-th).
+    fn get(&self, k: usize, paper: &Paper) -> rank::SparseVec {
+        match self.rows.get(k) {
+            Some(slot) => slot
+                .get_or_init(|| sparse(self.tfidf, &rank::rank_text(paper)))
+                .clone(),
+            None => sparse(self.tfidf, &rank::rank_text(paper)),
+        }
+    }
+}
+
 /// The tf-idf row of `text`, or an empty one without a vectoriser.
 fn sparse(tfidf: Option<&Tfidf>, text: &str) -> rank::SparseVec {
     tfidf.map_or_else(rank::SparseVec::default, |t| t.transform(text))
@@ -122,6 +150,17 @@ pub fn train(
     profile: &Profile,
     config: &RankConfig,
 ) -> Result<Trained> {
+    train_with(lib, &TextRows::new(lib, tfidf), profile, config)
+}
+
+/// [`train`] with tf-idf rows shared between users.
+pub fn train_with(
+    lib: &Library,
+    text_rows: &TextRows<'_>,
+    profile: &Profile,
+    config: &RankConfig,
+) -> Result<Trained> {
+    let tfidf = text_rows.tfidf;
     if profile.is_empty() {
         return Err(Error::Invalid(format!(
             "profile {} has no liked papers and no interests: add some with `paperscout profile {} like ID...` or `... interests \"TEXT\"`",
@@ -169,7 +208,7 @@ pub fn train(
     }
     let rows: Vec<rank::SparseVec> = chosen
         .par_iter()
-        .map(|&k| sparse(tfidf, &rank::rank_text(papers[k])))
+        .map(|&k| text_rows.get(k, papers[k]))
         .collect();
     let vocab = tfidf.map_or(0, Tfidf::len);
     let library = rank::Library::new(&ids, Rows::new(&vectors, lib.dimension(), &rows)?, vocab)?;
@@ -282,26 +321,39 @@ pub fn recommend(
     trained: &Trained,
     opts: &RecommendOptions,
 ) -> Result<Vec<Item>> {
+    recommend_with(lib, &TextRows::new(lib, tfidf), profile, trained, opts)
+}
+
+/// [`recommend`] with tf-idf rows shared between users.
+pub fn recommend_with(
+    lib: &Library,
+    text_rows: &TextRows<'_>,
+    profile: &Profile,
+    trained: &Trained,
+    opts: &RecommendOptions,
+) -> Result<Vec<Item>> {
     let wanted: Vec<String> = opts.categories.iter().map(|c| c.to_lowercase()).collect();
     let seen = profile.seen(opts.to);
-    let candidates: Vec<(&Paper, &[f32])> = lib
+    let candidates: Vec<(usize, &Paper, &[f32])> = lib
         .papers_with_vectors()
-        .filter(|(p, _)| p.listed.is_some_and(|d| d >= opts.from && d <= opts.to))
-        .filter(|(p, _)| {
+        .enumerate()
+        .map(|(k, (p, v))| (k, p, v))
+        .filter(|(_, p, _)| p.listed.is_some_and(|d| d >= opts.from && d <= opts.to))
+        .filter(|(_, p, _)| {
             wanted.is_empty()
                 || p.categories
                     .iter()
                     .any(|c| wanted.contains(&c.to_lowercase()))
         })
-        .filter(|(p, _)| opts.include_seen || !seen.contains(p.id.as_str()))
+        .filter(|(_, p, _)| opts.include_seen || !seen.contains(p.id.as_str()))
         .collect();
     let mut vectors = Vec::with_capacity(candidates.len() * lib.dimension());
-    for (_, v) in &candidates {
+    for (_, _, v) in &candidates {
         vectors.extend_from_slice(v);
     }
     let rows: Vec<rank::SparseVec> = candidates
         .par_iter()
-        .map(|(p, _)| sparse(tfidf, &rank::rank_text(p)))
+        .map(|&(k, p, _)| text_rows.get(k, p))
         .collect();
     let rows = Rows::new(&vectors, lib.dimension(), &rows)?;
     let ranked = trained.model.rank(&rows, opts.top)?;
@@ -310,7 +362,7 @@ pub fn recommend(
         .filter(|s| opts.min_score.is_none_or(|m| s.score >= m))
         .enumerate()
         .map(|(i, s)| {
-            let (paper, v) = candidates[s.index];
+            let (_, paper, v) = candidates[s.index];
             item(i + 1, paper, s.score, trained.because(v))
         })
         .collect())

@@ -229,3 +229,90 @@ fn daily_fetches_the_day_mails_each_user_once_and_writes_valid_feeds() {
     );
     assert!(said.contains("2 already sent"), "{said}");
 }
+
+/// `profile USER like ID` of a paper the library does not hold fetches it from the
+/// arXiv API (a loopback stand-in here), embeds and stores it, then likes it; ids the
+/// API does not know are an error naming them, and nothing changes.
+#[test]
+fn like_of_a_paper_not_in_the_library_fetches_it_from_the_arxiv_api() {
+    let (_m, model) = common::tiny_model(&Tiny::default());
+    let model = model.to_str().unwrap().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    let l = lib.to_str().unwrap().to_string();
+    let records = sample();
+    let first = tmp.path().join("first.jsonl");
+    std::fs::write(&first, format!("{}\n", records[0])).unwrap();
+    ok_run(
+        &[
+            "--model",
+            &model,
+            "--library",
+            &l,
+            "ingest",
+            first.to_str().unwrap(),
+            "-q",
+        ],
+        &[],
+    );
+
+    let known = records[5].clone();
+    let answer = crate::fetch::api_answer(&[&known]);
+    let stub = Stub::start(move |_, _| ok("application/atom+xml", answer.clone()));
+    let envs = vec![(
+        "PAPERSCOUT_ARXIV_API_URL",
+        format!("{}/api/query", stub.base),
+    )];
+    let id = known["id"].as_str().unwrap();
+    let said = ok_run(
+        &[
+            "--model",
+            &model,
+            "--library",
+            &l,
+            "profile",
+            "ada",
+            "like",
+            id,
+        ],
+        &envs,
+    );
+    assert!(said.contains("liked 1 new"), "{said}");
+    let asked = stub.requests();
+    assert_eq!(asked.len(), 1);
+    let lib_open = paperscout::library::Library::open_any_model(&lib).unwrap();
+    let stored = lib_open.get(id).expect("the fetched paper is stored");
+    assert_eq!(stored.title, known["title"].as_str().unwrap());
+    assert_eq!(stored.listed, None, "the API names no listing day");
+
+    // An id the API does not return: an error naming it, the profile unchanged.
+    let out = run(
+        &[
+            "--model",
+            &model,
+            "--library",
+            &l,
+            "profile",
+            "ada",
+            "like",
+            "2605.99999",
+        ],
+        &envs,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2605.99999"));
+    let shown = ok_run(
+        &[
+            "--library",
+            &l,
+            "profile",
+            "ada",
+            "show",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let v: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(v["likes"].as_array().unwrap().len(), 1);
+}

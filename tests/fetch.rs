@@ -372,7 +372,7 @@ fn atom_listing(records: &[Value], category: &str, day: &str) -> String {
 }
 
 /// An arXiv API (Atom) answer holding `records`.
-fn api_answer(records: &[&Value]) -> String {
+pub(crate) fn api_answer(records: &[&Value]) -> String {
     let mut entries = String::new();
     for r in records {
         let id = str_of(r, "id");

@@ -12,9 +12,25 @@ use paperscout::library::{npy, ModelInfo, Writer, WriterOptions};
 
 use crate::common::{self, Tiny};
 
+/// A loopback stand-in for the arXiv API that knows no paper: `like` of an id the
+/// library does not hold asks it (never the real arXiv) and finds nothing.
+fn empty_arxiv_api() -> &'static str {
+    static BASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        let stub = crate::fetch::Stub::start(|_, _| {
+            crate::fetch::ok(
+                "application/atom+xml",
+                "<?xml version='1.0' encoding='UTF-8'?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><id>https://arxiv.org/api/x</id><title>arXiv Query</title><updated>2026-05-30T00:00:00Z</updated></feed>\n",
+            )
+        });
+        format!("{}/api/query", stub.base)
+    })
+}
+
 fn paperscout(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_paperscout"))
         .args(args)
+        .env("PAPERSCOUT_ARXIV_API_URL", empty_arxiv_api())
         .env_remove("PAPERSCOUT_MODEL")
         .env_remove("PAPERSCOUT_LIBRARY")
         .env_remove("RUST_LOG")

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 
 use super::fetch::{fetch, FetchReport, FetchRequest};
 use super::query::{self, RecommendRequest, Window};
@@ -112,12 +113,40 @@ pub fn daily(dir: &Path, models: &Models, opts: &DailyOptions) -> Result<DailyRe
     };
     let deliverer = Deliverer::new(dir, &out, mail)?.with_feed_days(config.output.feed_days);
     let store = Profiles::new(dir);
+    let mut users = Vec::new();
     for user in store.users()? {
         if store.get(&user).is_ok_and(|p| p.is_empty()) {
             report.idle.push(user);
-            continue;
+        } else {
+            users.push(user);
         }
-        let outcome = deliver_user(&lib, &store, &deliverer, &user, day, config.output.top);
+    }
+    // Rank every user in parallel against one tf-idf and one set of text rows (each
+    // paper tokenized once for all users); deliver one after the other.
+    let tfidf = crate::recommend::library_tfidf(&lib)?;
+    let rows = crate::recommend::TextRows::new(&lib, tfidf.as_ref());
+    let settled: Vec<Result<Option<UserOutcome>>> = users
+        .iter()
+        .map(|user| deliverer.settled(user, day))
+        .collect();
+    let ranked: Vec<Option<Result<crate::render::Listing>>> = users
+        .par_iter()
+        .zip(&settled)
+        .map(|(user, settled)| match settled {
+            Ok(None) => Some(rank_user(&lib, &rows, user, day, config.output.top)),
+            _ => None,
+        })
+        .collect();
+    for ((user, settled), ranked) in users.into_iter().zip(settled).zip(ranked) {
+        let outcome = match (settled, ranked) {
+            (Err(e), _) => Err(e),
+            (Ok(Some(done)), _) => Ok(done),
+            (Ok(None), Some(Ok(listing))) => store
+                .get(&user)
+                .and_then(|p| deliverer.deliver(&user, p.email.as_deref(), day, &listing)),
+            (Ok(None), Some(Err(e))) => Err(e),
+            (Ok(None), None) => Err(Error::Invalid(format!("{user}: not ranked"))),
+        };
         report
             .users
             .push((user, outcome.map_err(|e| format!("{e:#}"))));
@@ -125,19 +154,18 @@ pub fn daily(dir: &Path, models: &Models, opts: &DailyOptions) -> Result<DailyRe
     Ok(report)
 }
 
-/// One user's day: ranked and recorded as shown (the same day ranks to the same list
-/// again), then delivered; the delivery ledger makes a settled day a no-op.
-fn deliver_user(
+/// One user's day ranked and recorded as shown (ranking the same day again gives the
+/// same list: that day's shown papers are not left out of it).
+fn rank_user(
     lib: &crate::library::Library,
-    store: &Profiles,
-    deliverer: &Deliverer,
+    rows: &crate::recommend::TextRows<'_>,
     user: &str,
     day: NaiveDate,
     top: usize,
-) -> Result<UserOutcome> {
-    let profile = store.get(user)?;
-    let rec = query::recommend(
+) -> Result<crate::render::Listing> {
+    let rec = query::recommend_with(
         lib,
+        rows,
         &RecommendRequest {
             user: user.to_string(),
             window: Window {
@@ -151,5 +179,5 @@ fn deliver_user(
             record: true,
         },
     )?;
-    deliverer.deliver(user, profile.email.as_deref(), day, &rec.listing)
+    Ok(rec.listing)
 }

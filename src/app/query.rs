@@ -167,9 +167,21 @@ pub fn check_request(top: usize, min_score: Option<f32>) -> Result<()> {
     Ok(())
 }
 
-/// `req.user`'s top papers of the window from the library in `lib`'s directory,
-/// recorded as shown (under the user's profile lock) before they are returned.
+/// `req.user`'s top papers of the window, recorded as shown (under the user's profile
+/// lock) before they are returned.
 pub fn recommend(lib: &Library, req: &RecommendRequest) -> Result<Recommendation> {
+    let tfidf = recommend::library_tfidf(lib)?;
+    let rows = recommend::TextRows::new(lib, tfidf.as_ref());
+    recommend_with(lib, &rows, req)
+}
+
+/// [`recommend`] with the library's tf-idf rows shared between calls: ranking many
+/// users against one library (`daily`) tokenizes each paper once.
+pub fn recommend_with(
+    lib: &Library,
+    rows: &recommend::TextRows<'_>,
+    req: &RecommendRequest,
+) -> Result<Recommendation> {
     check_request(req.top, req.min_score)?;
     profiles::check_user(&req.user)?;
     let store = Profiles::new(lib.dir());
@@ -182,8 +194,7 @@ pub fn recommend(lib: &Library, req: &RecommendRequest) -> Result<Recommendation
             (last, last)
         }
     };
-    let tfidf = recommend::library_tfidf(lib)?;
-    let trained = recommend::train(lib, tfidf.as_ref(), &profile, &rank::RankConfig::default())?;
+    let trained = recommend::train_with(lib, rows, &profile, &rank::RankConfig::default())?;
     let opts = recommend::RecommendOptions {
         from,
         to,
@@ -192,7 +203,7 @@ pub fn recommend(lib: &Library, req: &RecommendRequest) -> Result<Recommendation
         categories: req.categories.clone(),
         include_seen: req.include_seen,
     };
-    let items = recommend::recommend(lib, tfidf.as_ref(), &profile, &trained, &opts)?;
+    let items = recommend::recommend_with(lib, rows, &profile, &trained, &opts)?;
     let listing = render::Listing {
         subject: render::Subject::Recommend {
             user: req.user.clone(),
