@@ -194,7 +194,11 @@ fn table(l: &Listing, out: &mut String) -> fmt::Result {
         writeln!(out, "{}", fit(&terminal_safe(&line), WIDTH))?;
         if let Some(b) = &item.because {
             let prefix = "     because: ";
-            let suffix = format!(" ({:.2})", b.similarity);
+            let suffix = if is_weak(b) {
+                format!(" ({:.2}, weak)", b.similarity)
+            } else {
+                format!(" ({:.2})", b.similarity)
+            };
             let what = match reason(b) {
                 (_, title, _, _) if b.id.is_some() => title,
                 (_, text, _, _) => format!("interest: {text}"),
@@ -472,6 +476,11 @@ fn title_of(item: &Item) -> String {
 /// `Because of your interest "` text `": similarity 0.71`. Cleaned, not escaped.
 fn reason(b: &Because) -> (&'static str, String, Option<String>, String) {
     let sim = b.similarity;
+    let weak = if is_weak(b) {
+        " (a weak match: nothing you liked is close)"
+    } else {
+        ""
+    };
     match (&b.id, clean(&b.title)) {
         (Some(id), title) => {
             let title = if title.is_empty() { clean(id) } else { title };
@@ -480,16 +489,25 @@ fn reason(b: &Because) -> (&'static str, String, Option<String>, String) {
                 "Because you liked ",
                 title,
                 url,
-                format!(": similarity {sim:.2}"),
+                format!(": similarity {sim:.2}{weak}"),
             )
         }
         (None, text) => (
             "Because of your interest \"",
             text,
             None,
-            format!("\": similarity {sim:.2}"),
+            format!("\": similarity {sim:.2}{weak}"),
         ),
     }
+}
+
+/// A reason whose cosine similarity is below this is shown as weak: with MiniLM,
+/// papers on one topic are typically 0.4-0.8 apart, unrelated ones 0.0-0.2, so a
+/// "because" at 0.1 explains nothing and must not look like a strong one.
+pub const WEAK_REASON: f32 = 0.25;
+
+fn is_weak(b: &Because) -> bool {
+    b.similarity < WEAK_REASON
 }
 
 /// The first authors, then "et al.", when there are any.
@@ -1112,6 +1130,25 @@ mod tests {
             msg,
             "unknown format \"rss\": expected table, json, markdown, html or atom"
         );
+    }
+
+    /// Reasons at similarity 0.03-0.12 were shown like strong ones (issue 11).
+    #[test]
+    fn weak_reasons_are_marked_in_every_text_format() {
+        let mut l = awkward();
+        if let Some(b) = l.items[0].because.as_mut() {
+            b.similarity = 0.1;
+        }
+        let table = render(&l, Format::Table);
+        assert!(table.contains("(0.10, weak)"), "{table}");
+        assert!(
+            !table.contains("(0.50, weak)"),
+            "a 0.5 reason is not weak: {table}"
+        );
+        for f in [Format::Markdown, Format::Html] {
+            let out = render(&l, f);
+            assert_eq!(out.matches("a weak match").count(), 1, "{out}");
+        }
     }
 
     #[test]
