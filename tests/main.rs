@@ -2,6 +2,7 @@
 
 mod common;
 
+mod browser;
 mod cli;
 mod embed;
 mod eval;
@@ -11,3 +12,4 @@ mod job;
 mod library;
 mod rank;
 mod recommend;
+mod serve;

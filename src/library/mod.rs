@@ -89,6 +89,7 @@
 //! **Model.** A library stores the model that made its vectors; opening it with another
 //! (name, sha256 or dimension) fails with [`crate::Error::ModelMismatch`].
 
+pub mod accounts;
 mod graph;
 pub mod index;
 mod lock;
