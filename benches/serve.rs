@@ -59,36 +59,7 @@ impl Conn {
             self.addr,
             body.len()
         );
-        let result = (|| {
-            r.get_mut().write_all(head.as_bytes())?;
-            let mut line = String::new();
-            r.read_line(&mut line)?;
-            let status: u16 = line
-                .split(' ')
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
-            let mut len = 0usize;
-            let mut close = false;
-            loop {
-                line.clear();
-                r.read_line(&mut line)?;
-                let l = line.trim_end();
-                if l.is_empty() {
-                    break;
-                }
-                let lower = l.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                if lower.starts_with("connection:") && lower.contains("close") {
-                    close = true;
-                }
-            }
-            let mut body = vec![0u8; len];
-            r.read_exact(&mut body)?;
-            Ok((status, close))
-        })();
+        let result = exchange(r, &head);
         match result {
             Ok((status, close)) => {
                 if close {
@@ -102,6 +73,38 @@ impl Conn {
             }
         }
     }
+}
+
+/// Send one request and read its answer: (status, whether the server closes).
+fn exchange(r: &mut BufReader<TcpStream>, head: &str) -> std::io::Result<(u16, bool)> {
+    r.get_mut().write_all(head.as_bytes())?;
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let status: u16 = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut len = 0usize;
+    let mut close = false;
+    loop {
+        line.clear();
+        r.read_line(&mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let lower = l.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        if lower.starts_with("connection:") && lower.contains("close") {
+            close = true;
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    Ok((status, close))
 }
 
 #[derive(Default)]

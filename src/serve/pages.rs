@@ -465,7 +465,7 @@ async fn today(
     let next = day.succ_opt().unwrap_or(day);
     let heading = match window.since {
         Some(n) => format!("The last {n} days"),
-        None => format!("{}", day.format("%A, %-d %B %Y")),
+        None => day.format("%A, %-d %B %Y").to_string(),
     };
     let body = html! {
         div.daynav {
