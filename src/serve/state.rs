@@ -63,12 +63,15 @@ const LOGIN_WINDOW: Duration = Duration::from_secs(300);
 /// How many times a profile change waits for another process's profile lock.
 const LOCK_RETRIES: u32 = 100;
 
+/// A user's trained profile: (library commit, training key, model).
+type TrainedEntry = (u64, String, Arc<Trained>);
+
 /// Everything the handlers share.
 pub struct State {
     pub dir: PathBuf,
     pub models: Models,
     library: Mutex<Option<Arc<Snapshot>>>,
-    trained: Mutex<HashMap<String, (u64, String, Arc<Trained>)>>,
+    trained: Mutex<HashMap<String, TrainedEntry>>,
     accounts: Mutex<Option<(Option<Stamp>, Arc<AccountSet>)>>,
     sessions: Mutex<HashMap<String, Session>>,
     attempts: Mutex<HashMap<String, (u32, Instant)>>,

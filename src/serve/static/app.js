@@ -9,7 +9,8 @@ document.addEventListener("submit", async (ev) => {
   const data = new URLSearchParams(new FormData(form));
   data.set("action", button.value);
   try {
-    const res = await fetch(form.action, {
+    // Not form.action: the buttons named "action" shadow that property.
+    const res = await fetch(form.getAttribute("action"), {
       method: "POST",
       body: data,
       headers: { "Accept": "application/json" },
