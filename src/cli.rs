@@ -114,6 +114,11 @@ pub enum Command {
     /// paperscout ranker and of the baselines (random, mean of likes,
     /// zotero-arxiv-daily, arxiv-sanity-lite) computed in the same run.
     Eval(EvalArgs),
+    /// Serve the library over HTTP: a JSON API and web pages for signed-in users.
+    Serve(crate::serve::ServeArgs),
+    /// Accounts of the people who sign in to `serve`: add, token, list, remove.
+    #[command(subcommand)]
+    User(crate::serve::UserArgs),
 }
 
 #[derive(Debug, Args)]
@@ -451,6 +456,8 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Eval(ref args) => run_eval(args),
+        Command::Serve(ref args) => crate::serve::run_serve(library()?, models(&cli.model)?, args),
+        Command::User(ref args) => crate::serve::run_user(&library()?, args),
     }
 }
 

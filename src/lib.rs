@@ -27,5 +27,6 @@ pub mod paper;
 pub mod rank;
 pub mod recommend;
 pub mod render;
+pub mod serve;
 
 pub use error::{Error, Result};

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod browser;
 mod cli;
 mod daily;
 mod delivery;
@@ -16,4 +17,5 @@ mod job;
 mod library;
 mod rank;
 mod recommend;
+mod serve;
 mod surface;

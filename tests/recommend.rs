@@ -3,14 +3,10 @@
 //! (from the corpus, `common::corpus()`, so no model runs), and with the tiny test
 //! model where a text must be embedded (interests, BibTeX entries outside the library).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use paperscout::ingest;
-use paperscout::library::{npy, ModelInfo, Writer, WriterOptions};
-
-use crate::common::{self, Tiny};
+use crate::common::{self, sample_library as real_library, sample_path, Tiny};
 
 /// A loopback stand-in for the arXiv API that knows no paper: `like` of an id the
 /// library does not hold asks it (never the real arXiv) and finds nothing.
@@ -56,44 +52,6 @@ fn fails(args: &[&str]) -> String {
 
 fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&ok(args)).unwrap()
-}
-
-fn sample_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-2026-05.jsonl")
-}
-
-/// The sample, read by `ingest`, stored with the corpus' reference MiniLM vectors.
-fn real_library(dir: &Path) {
-    let emb = common::corpus().join("minilm-embeddings");
-    let m = npy::read(&emb.join("arxiv_cs_2026-05.npy")).unwrap();
-    let ids: Vec<String> = serde_json::from_str(
-        &std::fs::read_to_string(emb.join("arxiv_cs_2026-05.ids.json")).unwrap(),
-    )
-    .unwrap();
-    let row: HashMap<&str, usize> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
-    let papers: Vec<_> = ingest::read(&sample_path(), None)
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    assert_eq!(papers.len(), 320);
-    let model = ModelInfo::new(
-        "sentence-transformers/all-MiniLM-L6-v2",
-        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-        384,
-    );
-    let mut w = Writer::open(dir, &model, &WriterOptions::default()).unwrap();
-    let plan = w.plan(&papers);
-    let vectors: Vec<Vec<f32>> = plan
-        .indices
-        .iter()
-        .map(|&i| m.row(row[papers[i].id.as_str()]).to_vec())
-        .collect();
-    w.upsert(&papers, &vectors).unwrap();
-    w.finish().unwrap();
 }
 
 /// Sample ids (in file order) listed on `day` whose primary category is `cat`.

@@ -48,6 +48,24 @@ pub fn unlike(dir: &Path, user: &str, raw: &[String]) -> Result<Profile> {
     edit.save()
 }
 
+/// The listing day hidden papers are recorded under: no real listing has it, so a
+/// hidden paper is left out of every listing (as papers shown for another day are).
+pub const HIDDEN_LISTING: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => chrono::NaiveDate::MIN,
+};
+
+/// Hide papers from `user`'s future listings without disliking them (creates the
+/// profile).
+pub fn hide(dir: &Path, user: &str, raw: &[String]) -> Result<Profile> {
+    profiles::check_user(user)?;
+    let ids: Vec<String> = raw.iter().map(|i| canonical_id(i)).collect();
+    let mut edit = Profiles::new(dir).edit(user, profiles::now())?;
+    edit.profile
+        .add_shown(&ids, HIDDEN_LISTING, profiles::now());
+    edit.save()
+}
+
 /// Canonical ids of `raw` (ids or arXiv URLs), all in the library, or
 /// [`Error::UnknownIds`] listing every one that is not.
 pub fn known_ids(lib: &Library, raw: &[String]) -> Result<Vec<String>> {

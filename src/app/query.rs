@@ -184,26 +184,90 @@ pub fn recommend_with(
 ) -> Result<Recommendation> {
     check_request(req.top, req.min_score)?;
     profiles::check_user(&req.user)?;
-    let store = Profiles::new(lib.dir());
-    let profile = store.get(&req.user)?;
+    let profile = Profiles::new(lib.dir()).get(&req.user)?;
     check_categories(lib, &req.categories)?;
-    let (from, to) = match date_window(lib, req.window)? {
-        Some(w) => w,
+    let (from, to) = window_or_latest(lib, req.window)?;
+    let trained = recommend::train_with(lib, rows, &profile, &rank::RankConfig::default())?;
+    let items = recommend::recommend_with(lib, rows, &profile, &trained, &options(req, from, to))?;
+    finish(lib, req, from, to, items, &trained)
+}
+
+/// `profile` trained against `lib` (what [`recommend`] ranks with), for a caller that
+/// keeps it between requests until the profile's [`training_key`] or the library's
+/// commit changes.
+pub fn train(
+    lib: &Library,
+    tfidf: Option<&rank::Tfidf>,
+    profile: &profiles::Profile,
+) -> Result<recommend::Trained> {
+    recommend::train(lib, tfidf, profile, &rank::RankConfig::default())
+}
+
+/// A digest of what training reads from a profile (likes, dislikes, interests,
+/// imported papers; not what was shown): equal keys train equal models.
+pub fn training_key(profile: &profiles::Profile) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(&(
+        &profile.likes,
+        &profile.dislikes,
+        &profile.interests,
+        &profile.external,
+    ))
+    .unwrap_or_default();
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// [`recommend`] with the library's tf-idf and `profile` (trained as `trained`) given
+/// by the caller, who may have kept them from an earlier request.
+pub fn recommend_trained(
+    lib: &Library,
+    tfidf: Option<&rank::Tfidf>,
+    profile: &profiles::Profile,
+    trained: &recommend::Trained,
+    req: &RecommendRequest,
+) -> Result<Recommendation> {
+    check_request(req.top, req.min_score)?;
+    check_categories(lib, &req.categories)?;
+    let (from, to) = window_or_latest(lib, req.window)?;
+    let items = recommend::recommend(lib, tfidf, profile, trained, &options(req, from, to))?;
+    finish(lib, req, from, to, items, trained)
+}
+
+/// The window's days, or the library's latest listing day.
+fn window_or_latest(lib: &Library, window: Window) -> Result<(NaiveDate, NaiveDate)> {
+    match date_window(lib, window)? {
+        Some(w) => Ok(w),
         None => {
             let last = latest_day(lib)?;
-            (last, last)
+            Ok((last, last))
         }
-    };
-    let trained = recommend::train_with(lib, rows, &profile, &rank::RankConfig::default())?;
-    let opts = recommend::RecommendOptions {
+    }
+}
+
+fn options(req: &RecommendRequest, from: NaiveDate, to: NaiveDate) -> recommend::RecommendOptions {
+    recommend::RecommendOptions {
         from,
         to,
         top: req.top,
         min_score: req.min_score,
         categories: req.categories.clone(),
         include_seen: req.include_seen,
-    };
-    let items = recommend::recommend_with(lib, rows, &profile, &trained, &opts)?;
+    }
+}
+
+/// The listing of ranked `items`, recorded as shown when asked, with the hint for an
+/// empty window.
+fn finish(
+    lib: &Library,
+    req: &RecommendRequest,
+    from: NaiveDate,
+    to: NaiveDate,
+    items: Vec<render::Item>,
+    trained: &recommend::Trained,
+) -> Result<Recommendation> {
     let listing = render::Listing {
         subject: render::Subject::Recommend {
             user: req.user.clone(),
@@ -213,11 +277,8 @@ pub fn recommend_with(
         generated: profiles::now(),
         items,
     };
-    if req.record && !listing.items.is_empty() {
-        let ids: Vec<String> = listing.items.iter().map(|i| i.id.clone()).collect();
-        let mut edit = store.edit(&req.user, profiles::now())?;
-        edit.profile.add_shown(&ids, to, profiles::now());
-        edit.save()?;
+    if req.record {
+        record_shown(lib.dir(), &req.user, &listing)?;
     }
     let hint = if listing.items.is_empty() {
         empty_window_hint(lib, from, to)
@@ -226,9 +287,25 @@ pub fn recommend_with(
     };
     Ok(Recommendation {
         listing,
-        missing: trained.missing,
+        missing: trained.missing.clone(),
         hint,
     })
+}
+
+/// Remember the papers of `listing` as shown to `user` for its day (under the
+/// profiles' lock); nothing when it is empty.
+pub fn record_shown(dir: &std::path::Path, user: &str, listing: &render::Listing) -> Result<()> {
+    let Some(day) = listing.date else {
+        return Ok(());
+    };
+    if listing.items.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = listing.items.iter().map(|i| i.id.clone()).collect();
+    let mut edit = Profiles::new(dir).edit(user, profiles::now())?;
+    edit.profile.add_shown(&ids, day, profiles::now());
+    edit.save()?;
+    Ok(())
 }
 
 /// What `similar` and `search` list.
@@ -245,6 +322,17 @@ const RESCORE_EXTRA: usize = 100;
 /// Papers most similar to the stored paper `paper` (an id in any version, or an
 /// arXiv URL). Needs no model: the paper's vector is stored.
 pub fn similar(lib: &Library, paper: &str, opts: &QueryOptions) -> Result<render::Listing> {
+    let tfidf = recommend::library_tfidf(lib)?;
+    similar_with(lib, tfidf.as_ref(), paper, opts)
+}
+
+/// [`similar`] with the library's tf-idf given by the caller.
+pub fn similar_with(
+    lib: &Library,
+    tfidf: Option<&rank::Tfidf>,
+    paper: &str,
+    opts: &QueryOptions,
+) -> Result<render::Listing> {
     let id = canonical_id(paper);
     let found = lib
         .get(&id)
@@ -262,6 +350,7 @@ pub fn similar(lib: &Library, paper: &str, opts: &QueryOptions) -> Result<render
     };
     hits(
         lib,
+        tfidf,
         &query,
         &rank::rank_text(found),
         Some(&id),
@@ -277,6 +366,29 @@ pub fn search(
     text: &str,
     opts: &QueryOptions,
 ) -> Result<render::Listing> {
+    check_search(text)?;
+    let tfidf = recommend::library_tfidf(lib)?;
+    search_with(lib, tfidf.as_ref(), models, text, opts)
+}
+
+/// Refuse an empty search before any work.
+pub fn check_search(text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(Error::Invalid(
+            "empty search: say in words what to look for".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// [`search`] with the library's tf-idf given by the caller.
+pub fn search_with(
+    lib: &Library,
+    tfidf: Option<&rank::Tfidf>,
+    models: &Models,
+    text: &str,
+    opts: &QueryOptions,
+) -> Result<render::Listing> {
     if text.trim().is_empty() {
         return Err(Error::Invalid(
             "empty search: say in words what to look for".into(),
@@ -288,13 +400,14 @@ pub fn search(
     let subject = render::Subject::Search {
         query: text.to_string(),
     };
-    hits(lib, &query, text, None, subject, opts)
+    hits(lib, tfidf, &query, text, None, subject, opts)
 }
 
 /// The nearest papers to `query` (never `exclude`), within the window, re-scored with
 /// tf-idf.
 fn hits(
     lib: &Library,
+    tfidf: Option<&rank::Tfidf>,
     query: &[f32],
     query_text: &str,
     exclude: Option<&str>,
@@ -311,13 +424,7 @@ fn hits(
     };
     let pool = opts.top.saturating_add(RESCORE_EXTRA);
     let hits = lib.nearest(query, pool, Some(&keep))?;
-    let tfidf = recommend::library_tfidf(lib)?;
-    let scored = recommend::rescore(
-        hits,
-        tfidf.as_ref(),
-        query_text,
-        recommend::TFIDF_RESCORE_WEIGHT,
-    );
+    let scored = recommend::rescore(hits, tfidf, query_text, recommend::TFIDF_RESCORE_WEIGHT);
     let items = scored
         .into_iter()
         .take(opts.top)

@@ -103,6 +103,7 @@
 //! [`crate::Error::ModelMismatch`]. The name is for display: the same weights under
 //! another directory name are the same model, and the stored name is kept.
 
+pub mod accounts;
 mod graph;
 pub mod index;
 pub(crate) mod lock;

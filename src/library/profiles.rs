@@ -509,6 +509,26 @@ impl Profiles {
     }
 }
 
+impl Profiles {
+    /// Delete `user`'s profile (under the lock); `false` when there was none.
+    pub fn remove(&self, user: &str) -> Result<bool> {
+        check_user(user)?;
+        if !self.dir.exists() {
+            return Ok(false);
+        }
+        let _lock = WriteLock::acquire(&self.dir)?;
+        let path = self.path(user);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                super::manifest::sync_dir(&self.dir)?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+}
+
 impl ProfileEdit {
     /// Commit the change atomically (temporary file, flush, rename, flush the directory)
     /// and release the lock.

@@ -1,6 +1,7 @@
 //! Shared test helpers: a tiny random-weight BERT sentence-transformers directory
 //! built in milliseconds, and the real model when a test needs real numbers.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -8,6 +9,8 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use candle_transformers::models::bert::{BertModel, Config};
 use paperscout::embed::{Embedder, ModelFiles};
+use paperscout::ingest;
+use paperscout::library::{npy, ModelInfo, Writer, WriterOptions};
 
 /// Words of the tiny tokenizer's vocabulary (after the special tokens).
 pub const TINY_WORDS: &[&str] = &[
@@ -296,4 +299,43 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 pub fn norm(a: &[f32]) -> f32 {
     a.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
+/// The project's sample: 320 real papers of four May 2026 days.
+pub fn sample_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample-2026-05.jsonl")
+}
+
+/// The sample, read by `ingest`, stored with the reference MiniLM vectors of ../shared.
+pub fn sample_library(dir: &Path) {
+    let emb = shared("data/arxiv-daily-cs-2026h1/minilm-embeddings");
+    let m = npy::read(&emb.join("arxiv_cs_2026-05.npy")).unwrap();
+    let ids: Vec<String> = serde_json::from_str(
+        &std::fs::read_to_string(emb.join("arxiv_cs_2026-05.ids.json")).unwrap(),
+    )
+    .unwrap();
+    let row: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let papers: Vec<_> = ingest::read(&sample_path(), None)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(papers.len(), 320);
+    let model = ModelInfo::new(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        384,
+    );
+    let mut w = Writer::open(dir, &model, &WriterOptions::default()).unwrap();
+    let plan = w.plan(&papers);
+    let vectors: Vec<Vec<f32>> = plan
+        .indices
+        .iter()
+        .map(|&i| m.row(row[papers[i].id.as_str()]).to_vec())
+        .collect();
+    w.upsert(&papers, &vectors).unwrap();
+    w.finish().unwrap();
 }

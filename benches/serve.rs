@@ -1,0 +1,378 @@
+//! `paperscout serve` under load: a real 27k-paper library (`../shared/data`'s papers
+//! with their reference MiniLM vectors, no model runs), 16 users with likes and tokens,
+//! the server binary on 127.0.0.1:0, and 64 concurrent keep-alive connections sending a
+//! mix of requests (recommend, similar, paper, profile, like) for a bounded time and
+//! count. Reports requests/s, p50/p99 per endpoint, errors and the server's peak RSS;
+//! then the same while another process's ingest commits into the library.
+//!
+//! `cargo bench --bench serve` (harness = false: a plain main printing figures).
+//! Targets (2 cores): recommend p99 < 50 ms warm, similar p99 < 20 ms, >= 300 req/s.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use paperscout::eval::EvalCorpus;
+use paperscout::library::accounts::Accounts;
+use paperscout::library::{Library, ModelInfo, Writer, WriterOptions};
+use paperscout::paper::Paper;
+use paperscout::rank::SplitMix64;
+
+const CONNECTIONS: usize = 64;
+const USERS: usize = 16;
+const MAX_REQUESTS: usize = 40_000;
+const PHASE: Duration = Duration::from_secs(20);
+
+fn fail(e: impl std::fmt::Display) -> ! {
+    eprintln!("serve bench: {e:#}");
+    std::process::exit(1)
+}
+
+/// One keep-alive connection.
+struct Conn {
+    addr: SocketAddr,
+    reader: Option<BufReader<TcpStream>>,
+}
+
+impl Conn {
+    fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: &str,
+    ) -> std::io::Result<u16> {
+        if self.reader.is_none() {
+            let s = TcpStream::connect(self.addr)?;
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+            self.reader = Some(BufReader::new(s));
+        }
+        let r = self.reader.as_mut().expect("connected");
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        let result = exchange(r, &head);
+        match result {
+            Ok((status, close)) => {
+                if close {
+                    self.reader = None;
+                }
+                Ok(status)
+            }
+            Err(e) => {
+                self.reader = None;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Send one request and read its answer: (status, whether the server closes).
+fn exchange(r: &mut BufReader<TcpStream>, head: &str) -> std::io::Result<(u16, bool)> {
+    r.get_mut().write_all(head.as_bytes())?;
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let status: u16 = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut len = 0usize;
+    let mut close = false;
+    loop {
+        line.clear();
+        r.read_line(&mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let lower = l.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        if lower.starts_with("connection:") && lower.contains("close") {
+            close = true;
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    Ok((status, close))
+}
+
+#[derive(Default)]
+struct Stats {
+    by_kind: BTreeMap<&'static str, Vec<f64>>,
+    errors: BTreeMap<String, usize>,
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+struct Load {
+    addr: SocketAddr,
+    tokens: Vec<String>,
+    days: Vec<String>,
+    ids: Vec<String>,
+}
+
+/// 64 connections of mixed requests until `PHASE` or `MAX_REQUESTS`.
+fn run_phase(load: &Arc<Load>, name: &str, pid: u32) {
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..CONNECTIONS)
+        .map(|c| {
+            let (load, stats, count) = (Arc::clone(load), Arc::clone(&stats), Arc::clone(&count));
+            std::thread::spawn(move || {
+                let mut rng = SplitMix64::new(c as u64 + 1);
+                let mut conn = Conn {
+                    addr: load.addr,
+                    reader: None,
+                };
+                let mut mine: Stats = Stats::default();
+                while start.elapsed() < PHASE
+                    && count.fetch_add(1, Ordering::Relaxed) < MAX_REQUESTS
+                {
+                    let user = (rng.next_u64() as usize) % load.tokens.len();
+                    let token = &load.tokens[user];
+                    let id = &load.ids[(rng.next_u64() as usize) % load.ids.len()];
+                    let roll = rng.next_u64() % 100;
+                    let (kind, method, path, body) = match roll {
+                        0..=34 => {
+                            let day = &load.days[(rng.next_u64() as usize) % load.days.len()];
+                            (
+                                "recommend",
+                                "GET",
+                                format!("/api/v1/recommend?date={day}&top=20"),
+                                String::new(),
+                            )
+                        }
+                        35..=64 => (
+                            "similar",
+                            "GET",
+                            format!("/api/v1/papers/{id}/similar?top=10"),
+                            String::new(),
+                        ),
+                        65..=79 => (
+                            "paper",
+                            "GET",
+                            format!("/api/v1/papers/{id}"),
+                            String::new(),
+                        ),
+                        80..=92 => (
+                            "profile",
+                            "GET",
+                            "/api/v1/profile".to_string(),
+                            String::new(),
+                        ),
+                        _ => (
+                            "like",
+                            "POST",
+                            "/api/v1/likes".to_string(),
+                            format!("{{\"ids\":[\"{id}\"]}}"),
+                        ),
+                    };
+                    let t = Instant::now();
+                    match conn.request(method, &path, token, &body) {
+                        Ok(200) => mine
+                            .by_kind
+                            .entry(kind)
+                            .or_default()
+                            .push(t.elapsed().as_secs_f64() * 1000.0),
+                        Ok(s) => *mine.errors.entry(format!("{kind}: HTTP {s}")).or_default() += 1,
+                        Err(e) => {
+                            *mine
+                                .errors
+                                .entry(format!("{kind}: {}", e.kind()))
+                                .or_default() += 1
+                        }
+                    }
+                }
+                let mut all = stats.lock().unwrap_or_else(|e| e.into_inner());
+                for (k, v) in mine.by_kind {
+                    all.by_kind.entry(k).or_default().extend(v);
+                }
+                for (k, n) in mine.errors {
+                    *all.errors.entry(k).or_default() += n;
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let mut stats = stats.lock().unwrap_or_else(|e| e.into_inner());
+    let ok: usize = stats.by_kind.values().map(Vec::len).sum();
+    let errors: usize = stats.errors.values().sum();
+    println!(
+        "{name}: {ok} ok + {errors} errors in {secs:.1} s over {CONNECTIONS} connections: {:.0} req/s; server peak RSS {:.0} MB",
+        ok as f64 / secs,
+        peak_rss_mb(pid)
+    );
+    for (kind, v) in stats.by_kind.iter_mut() {
+        let n = v.len();
+        let (p50, p99) = (percentile(v, 0.5), percentile(v, 0.99));
+        println!("  {kind:<10} {n:>6}  p50 {p50:>7.1} ms  p99 {p99:>7.1} ms");
+    }
+    for (e, n) in &stats.errors {
+        println!("  error {e}: {n}");
+    }
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = root.join("../shared/data/arxiv-daily-cs-2026h1");
+    let corpus = EvalCorpus::load_dir(&data, None).unwrap_or_else(|e| fail(e));
+    let n = corpus.papers().len();
+    let dim = corpus.dim();
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| fail(e));
+    let dir = tmp.path().join("library");
+    let model = ModelInfo::new(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        dim,
+    );
+    let vector = |i: usize| corpus.vectors()[i * dim..(i + 1) * dim].to_vec();
+    let mut w = Writer::open(&dir, &model, &WriterOptions::default()).unwrap_or_else(|e| fail(e));
+    let vectors: Vec<Vec<f32>> = (0..n).map(vector).collect();
+    w.upsert(corpus.papers(), &vectors)
+        .unwrap_or_else(|e| fail(e));
+    w.finish().unwrap_or_else(|e| fail(e));
+    println!("library: {n} papers");
+
+    let lib = Library::open(&dir, &model).unwrap_or_else(|e| fail(e));
+    let mut days: Vec<String> = lib
+        .papers()
+        .filter_map(|p| p.listed.map(|d| d.to_string()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    days = days.split_off(days.len().saturating_sub(10));
+    let ids: Vec<String> = lib.papers().step_by(7).map(|p| p.id.clone()).collect();
+    // Users who like 10 papers each.
+    let accounts = Accounts::new(&dir);
+    let mut rng = SplitMix64::new(7);
+    let mut tokens = Vec::new();
+    for u in 0..USERS {
+        let user = format!("user{u}");
+        let likes: Vec<String> = (0..10)
+            .map(|_| ids[(rng.next_u64() as usize) % ids.len()].clone())
+            .collect();
+        paperscout::app::profile::mark(&lib, &user, &likes, true).unwrap_or_else(|e| fail(e));
+        accounts
+            .set_password(&user, "bench password")
+            .unwrap_or_else(|e| fail(e));
+        tokens.push(accounts.new_token(&user).unwrap_or_else(|e| fail(e)));
+    }
+    drop(lib);
+
+    let bin = root.join("target/release/paperscout");
+    if !bin.is_file() {
+        fail(format!(
+            "{} is missing: `cargo build --release` first",
+            bin.display()
+        ));
+    }
+    let mut server = Command::new(&bin)
+        .args(["serve", "--addr", "127.0.0.1:0", "--library"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| fail(e));
+    let mut line = String::new();
+    if let Some(out) = server.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| fail(format!("serve said {line:?}")));
+    let pid = server.id();
+    let load = Arc::new(Load {
+        addr,
+        tokens,
+        days,
+        ids,
+    });
+
+    // Warm: every user's profile trained once, the tf-idf loaded.
+    let mut conn = Conn { addr, reader: None };
+    for t in &load.tokens {
+        let _ = conn.request(
+            "GET",
+            &format!("/api/v1/recommend?date={}&top=20", load.days[0]),
+            t,
+            "",
+        );
+    }
+    run_phase(&load, "warm, mixed", pid);
+
+    // The same while another writer commits 5 batches of 200 papers.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (dir, model, stop) = (dir.clone(), model.clone(), Arc::clone(&stop));
+        let base: Vec<Paper> = corpus.papers()[..200].to_vec();
+        let v0 = vector(0);
+        std::thread::spawn(move || {
+            let mut commits = 0;
+            for round in 0..5 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_secs(3));
+                let batch: Vec<Paper> = base
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        let mut q = p.clone();
+                        q.id = format!("bench.{round}.{i}");
+                        q
+                    })
+                    .collect();
+                let Ok(mut w) = Writer::open(&dir, &model, &WriterOptions::default()) else {
+                    continue;
+                };
+                let vs: Vec<Vec<f32>> = batch.iter().map(|_| v0.clone()).collect();
+                if w.upsert(&batch, &vs).is_ok() && w.finish().is_ok() {
+                    commits += 1;
+                }
+            }
+            commits
+        })
+    };
+    run_phase(&load, "mixed while an ingest commits", pid);
+    stop.store(true, Ordering::Relaxed);
+    let commits = writer.join().unwrap_or(0);
+    println!("  ({commits} commits of 200 papers during the phase)");
+    let _ = server.kill();
+    let _ = server.wait();
+}

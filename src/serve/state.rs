@@ -1,0 +1,233 @@
+//! What the server keeps between requests: the open library (reopened when a commit
+//! changes its manifest), its tf-idf, each user's trained profile (until the profile
+//! or the library changes), the accounts (re-read when their file changes), sign-in
+//! sessions and login attempts. Every function here blocks (files, ranking): handlers
+//! call them inside `spawn_blocking`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::app::{self, query, Models};
+use crate::error::{Error, Result};
+use crate::library::accounts::{random_hex, AccountSet, Accounts};
+use crate::library::profiles::{self, Profile, Profiles};
+use crate::library::{Library, MANIFEST};
+use crate::rank::Tfidf;
+use crate::recommend::Trained;
+
+/// How a file looked when last read: a commit renames a new file over it, which changes
+/// its inode, length or time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(Stamp {
+        len: m.len(),
+        modified: m.modified().ok(),
+        inode,
+    })
+}
+
+/// The library as of one commit, with what every request of that commit shares.
+pub struct Snapshot {
+    pub lib: Library,
+    pub tfidf: Option<Tfidf>,
+    stamp: Option<Stamp>,
+}
+
+/// A signed-in browser.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: String,
+    /// The CSRF token every form of this session carries.
+    pub csrf: String,
+    expires: Instant,
+}
+
+/// How long a session lasts without use.
+const SESSION_IDLE: Duration = Duration::from_secs(14 * 24 * 3600);
+/// Failed logins allowed per user and per address in [`LOGIN_WINDOW`].
+pub const LOGIN_ATTEMPTS: u32 = 5;
+const LOGIN_WINDOW: Duration = Duration::from_secs(300);
+/// How many times a profile change waits for another process's profile lock.
+const LOCK_RETRIES: u32 = 100;
+
+/// A user's trained profile: (library commit, training key, model).
+type TrainedEntry = (u64, String, Arc<Trained>);
+
+/// Everything the handlers share.
+pub struct State {
+    pub dir: PathBuf,
+    pub models: Models,
+    library: Mutex<Option<Arc<Snapshot>>>,
+    trained: Mutex<HashMap<String, TrainedEntry>>,
+    accounts: Mutex<Option<(Option<Stamp>, Arc<AccountSet>)>>,
+    sessions: Mutex<HashMap<String, Session>>,
+    attempts: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Profile changes of this process, one at a time (the file lock refuses a second
+    /// holder instead of waiting).
+    profile_writes: Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these leaves plain data behind: keep serving.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl State {
+    pub fn new(dir: PathBuf, models: Models) -> State {
+        State {
+            dir,
+            models,
+            library: Mutex::new(None),
+            trained: Mutex::new(HashMap::new()),
+            accounts: Mutex::new(None),
+            sessions: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
+            profile_writes: Mutex::new(()),
+        }
+    }
+
+    /// The library as of its latest commit: the open one while its manifest is
+    /// unchanged, else opened again.
+    pub fn library(&self) -> Result<Arc<Snapshot>> {
+        let now = stamp(&self.dir.join(MANIFEST));
+        let mut slot = lock(&self.library);
+        if let Some(s) = slot.as_ref() {
+            if s.stamp == now && now.is_some() {
+                return Ok(Arc::clone(s));
+            }
+        }
+        let lib = app::open_library(&self.dir)?;
+        let tfidf = crate::recommend::library_tfidf(&lib)?;
+        tracing::info!(commit = lib.commit(), papers = lib.len(), "library opened");
+        let snap = Arc::new(Snapshot {
+            lib,
+            tfidf,
+            stamp: now,
+        });
+        *slot = Some(Arc::clone(&snap));
+        Ok(snap)
+    }
+
+    /// `user`'s profile; an empty one when they have none yet.
+    pub fn profile(&self, user: &str) -> Result<Profile> {
+        Ok(Profiles::new(&self.dir)
+            .load(user)?
+            .unwrap_or_else(|| Profile::new(user, profiles::now())))
+    }
+
+    /// `profile` trained against `snap`, from the cache when neither changed.
+    pub fn trained(&self, snap: &Snapshot, profile: &Profile) -> Result<Arc<Trained>> {
+        let key = query::training_key(profile);
+        let commit = snap.lib.commit();
+        if let Some((c, k, t)) = lock(&self.trained).get(&profile.user) {
+            if *c == commit && *k == key {
+                return Ok(Arc::clone(t));
+            }
+        }
+        let t = Arc::new(query::train(&snap.lib, snap.tfidf.as_ref(), profile)?);
+        lock(&self.trained).insert(profile.user.clone(), (commit, key, Arc::clone(&t)));
+        Ok(t)
+    }
+
+    /// Run a profile change of `user`: one at a time in this process, waiting a little
+    /// while another process (the CLI) holds the profiles' lock.
+    pub fn change_profile<T>(&self, change: impl Fn() -> Result<T>) -> Result<T> {
+        let _one = lock(&self.profile_writes);
+        let mut tries = 0;
+        loop {
+            match change() {
+                Err(Error::Locked { .. }) if tries < LOCK_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The accounts, re-read when their file changed.
+    pub fn accounts(&self) -> Result<Arc<AccountSet>> {
+        let store = Accounts::new(&self.dir);
+        let now = stamp(&store.path());
+        let mut slot = lock(&self.accounts);
+        if let Some((s, set)) = slot.as_ref() {
+            if *s == now {
+                return Ok(Arc::clone(set));
+            }
+        }
+        let set = Arc::new(store.load()?);
+        *slot = Some((now, Arc::clone(&set)));
+        Ok(set)
+    }
+
+    /// A new session of `user`: its id (the cookie) and CSRF token.
+    pub fn new_session(&self, user: &str) -> Result<(String, Session)> {
+        let id = random_hex()?;
+        let session = Session {
+            user: user.to_string(),
+            csrf: random_hex()?,
+            expires: Instant::now() + SESSION_IDLE,
+        };
+        let mut sessions = lock(&self.sessions);
+        let now = Instant::now();
+        sessions.retain(|_, s| s.expires > now);
+        sessions.insert(id.clone(), session.clone());
+        Ok((id, session))
+    }
+
+    /// The live session with this id, kept alive; `None` when unknown or expired, or
+    /// when its account is gone.
+    pub fn session(&self, id: &str) -> Option<Session> {
+        let mut sessions = lock(&self.sessions);
+        let s = sessions.get_mut(id)?;
+        if s.expires <= Instant::now() {
+            sessions.remove(id);
+            return None;
+        }
+        s.expires = Instant::now() + SESSION_IDLE;
+        Some(s.clone())
+    }
+
+    pub fn end_session(&self, id: &str) {
+        lock(&self.sessions).remove(id);
+    }
+
+    /// Whether another login attempt for any of `keys` (the user, the address) is
+    /// allowed now.
+    pub fn login_allowed(&self, keys: &[String]) -> bool {
+        let attempts = lock(&self.attempts);
+        keys.iter().all(|k| match attempts.get(k) {
+            Some((n, since)) => *n < LOGIN_ATTEMPTS || since.elapsed() > LOGIN_WINDOW,
+            None => true,
+        })
+    }
+
+    /// Count a failed login against `keys`; a success clears them.
+    pub fn login_result(&self, keys: &[String], ok: bool) {
+        let mut attempts = lock(&self.attempts);
+        for k in keys {
+            if ok {
+                attempts.remove(k);
+                continue;
+            }
+            let e = attempts.entry(k.clone()).or_insert((0, Instant::now()));
+            if e.1.elapsed() > LOGIN_WINDOW {
+                *e = (0, Instant::now());
+            }
+            e.0 += 1;
+        }
+    }
+}
