@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh clone: fetch the model if missing, then run every
-# test (unit tests, the one integration-test binary, doc tests).
+# The whole test suite on a fresh clone: fetch the model and the test browser if
+# missing, then run every test (unit tests, the one integration-test binary, doc tests).
 #
 # Tests that need the corpus (arXiv papers and their reference vectors, too large for
 # the repository) read it from $PAPERSCOUT_DATA, default ../shared/data beside the
@@ -31,6 +31,14 @@ else
 fi
 
 scripts/fetch-model.sh
+# The browser test drives Debian's headless Chromium; install it when missing. Where it
+# cannot be installed the browser test says so and skips, except under CI, where it fails.
+if ! scripts/install-test-deps.sh; then
+    if [ -n "${CI:-}" ] && [ "${CI}" != false ] && [ "${CI}" != 0 ]; then
+        exit 1
+    fi
+    echo "paperscout tests: chromium could not be installed; the browser test will skip" >&2
+fi
 
 if [ "$PAPERSCOUT_DATA_PRESENT" = no ]; then
     n=$(grep -rhoF 'ignore = "needs the corpus' tests src | wc -l)
