@@ -4,7 +4,7 @@
 //! library are below it. Blocking work (opening the library, ranking, embedding, file
 //! writes) runs in `spawn_blocking`.
 //!
-//! Endpoints are documented in `docs/serve.md`.
+//! Endpoints are documented in the README (`paperscout serve`).
 
 pub mod api;
 pub mod auth;
