@@ -840,7 +840,28 @@ fn run_profile(dir: &std::path::Path, before: &ModelArgs, args: &ProfileArgs) ->
         ProfileAction::Import { file, model } => {
             let models = Models::new(model.spec(before)?);
             let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
-            let lib = app::open_library(dir)?;
+            let mut lib = app::open_library(dir)?;
+            // Entries with an arXiv id but no abstract, not in the library: fetched
+            // from the arXiv API first, so they are matched like library papers.
+            let wanted: Vec<String> = crate::bibtex::parse(file, &text)?
+                .iter()
+                .filter(|e| e.abstract_text().is_none())
+                .filter_map(|e| e.arxiv_id())
+                .filter(|id| lib.get(id).is_none())
+                .collect();
+            if !wanted.is_empty() {
+                let (got, unknown) = app::fetch::fetch_available(dir, &models, &wanted, true)?;
+                eprintln!(
+                    "fetched {} entr(ies) with an arXiv id and no abstract from the arXiv API{}",
+                    got.len(),
+                    if unknown.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; unknown there: {}", unknown.join(", "))
+                    }
+                );
+                lib = app::open_library(dir)?;
+            }
             let r = app::profile::import_bibtex(&lib, &models, user, file, &text)?;
             println!(
                 "{}: {} entries: {} matched library papers ({} new likes), {} embedded from their abstracts, {} skipped (not in the library, no abstract); {user} now has {} liked + {} imported papers",

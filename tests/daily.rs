@@ -316,3 +316,63 @@ fn like_of_a_paper_not_in_the_library_fetches_it_from_the_arxiv_api() {
     let v: Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(v["likes"].as_array().unwrap().len(), 1);
 }
+
+/// A BibTeX entry with an arXiv id but no abstract, of a paper the library does not
+/// hold, is fetched from the arXiv API (a loopback stand-in), stored and liked.
+#[test]
+fn bibtex_entries_with_an_arxiv_id_and_no_abstract_are_fetched() {
+    let (_m, model) = common::tiny_model(&Tiny::default());
+    let model = model.to_str().unwrap().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    let l = lib.to_str().unwrap().to_string();
+    let records = sample();
+    let first = tmp.path().join("first.jsonl");
+    std::fs::write(&first, format!("{}\n", records[0])).unwrap();
+    ok_run(
+        &[
+            "--model",
+            &model,
+            "--library",
+            &l,
+            "ingest",
+            first.to_str().unwrap(),
+            "-q",
+        ],
+        &[],
+    );
+    let known = records[7].clone();
+    let id = known["id"].as_str().unwrap().to_string();
+    let answer = crate::fetch::api_answer(&[&known]);
+    let stub = Stub::start(move |_, _| ok("application/atom+xml", answer.clone()));
+    let envs = vec![(
+        "PAPERSCOUT_ARXIV_API_URL",
+        format!("{}/api/query", stub.base),
+    )];
+    let bib = tmp.path().join("refs.bib");
+    std::fs::write(
+        &bib,
+        format!("@article{{k1,\n  title = {{Some title}},\n  eprint = {{{id}}},\n  archivePrefix = {{arXiv}}\n}}\n"),
+    )
+    .unwrap();
+    let said = ok_run(
+        &[
+            "--model",
+            &model,
+            "--library",
+            &l,
+            "profile",
+            "ada",
+            "import",
+            bib.to_str().unwrap(),
+        ],
+        &envs,
+    );
+    assert!(
+        said.contains("1 matched library papers (1 new likes)"),
+        "{said}"
+    );
+    assert_eq!(stub.requests().len(), 1);
+    let lib_open = paperscout::library::Library::open_any_model(&lib).unwrap();
+    assert!(lib_open.get(&id).is_some());
+}

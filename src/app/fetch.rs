@@ -12,7 +12,6 @@ use super::Models;
 use crate::config::{Config, Source};
 use crate::error::{Error, Result};
 use crate::fetch::{FetchSettings, Fetcher, ListingFlavour};
-use crate::paper::Paper;
 
 /// Papers per commit when storing fetched papers.
 const COMMIT_EVERY: usize = 1024;
@@ -176,19 +175,35 @@ pub fn oai_sets(categories: &[String]) -> Vec<String> {
 /// hold, embed and store them (without a listing day). Returns the canonical ids now
 /// stored; ids the API does not know are [`Error::UnknownIds`], and nothing is stored.
 pub fn fetch_missing(dir: &Path, models: &Models, ids: &[String]) -> Result<Vec<String>> {
+    let (stored, unknown) = fetch_available(dir, models, ids, false)?;
+    if !unknown.is_empty() {
+        return Err(Error::UnknownIds(unknown));
+    }
+    Ok(stored)
+}
+
+/// Fetch and store what the arXiv API knows of `ids`; returns `(stored, unknown)`.
+/// With `partial` false nothing is stored when any id is unknown.
+pub fn fetch_available(
+    dir: &Path,
+    models: &Models,
+    ids: &[String],
+    partial: bool,
+) -> Result<(Vec<String>, Vec<String>)> {
     if ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let config = Config::load(dir)?;
     let mut fetcher = Fetcher::new(dir, settings(&config))?;
     let got = fetcher.fetch_ids(ids)?;
     let mut unknown: Vec<String> = got.invalid.clone();
     unknown.extend(got.missing.iter().cloned());
-    if !unknown.is_empty() {
-        return Err(Error::UnknownIds(unknown));
+    if !unknown.is_empty() && !partial {
+        return Ok((Vec::new(), unknown));
     }
     let stored: Vec<String> = got.papers.iter().map(|p| p.id.clone()).collect();
-    let papers: Vec<Paper> = got.papers;
-    ingest_papers(dir, models, papers, COMMIT_EVERY)?;
-    Ok(stored)
+    if !got.papers.is_empty() {
+        ingest_papers(dir, models, got.papers, COMMIT_EVERY)?;
+    }
+    Ok((stored, unknown))
 }
