@@ -230,12 +230,18 @@ fn daily_fetches_the_day_mails_each_user_once_and_writes_valid_feeds() {
     assert!(said.contains("2 already sent"), "{said}");
 }
 
-/// `profile USER like ID` of a paper the library does not hold fetches it from the
-/// arXiv API (a loopback stand-in here), embeds and stores it, then likes it; ids the
-/// API does not know are an error naming them, and nothing changes.
-#[test]
-fn like_of_a_paper_not_in_the_library_fetches_it_from_the_arxiv_api() {
-    let (_m, model) = common::tiny_model(&Tiny::default());
+/// A library holding the sample's first paper, made with the tiny model.
+struct Lib1 {
+    _model_dir: tempfile::TempDir,
+    model: String,
+    tmp: tempfile::TempDir,
+    lib: std::path::PathBuf,
+    l: String,
+    records: Vec<Value>,
+}
+
+fn library_of_one_paper() -> Lib1 {
+    let (model_dir, model) = common::tiny_model(&Tiny::default());
     let model = model.to_str().unwrap().to_string();
     let tmp = tempfile::tempdir().unwrap();
     let lib = tmp.path().join("lib");
@@ -255,6 +261,29 @@ fn like_of_a_paper_not_in_the_library_fetches_it_from_the_arxiv_api() {
         ],
         &[],
     );
+    Lib1 {
+        _model_dir: model_dir,
+        model,
+        tmp,
+        lib,
+        l,
+        records,
+    }
+}
+
+/// `profile USER like ID` of a paper the library does not hold fetches it from the
+/// arXiv API (a loopback stand-in here), embeds and stores it, then likes it; ids the
+/// API does not know are an error naming them, and nothing changes.
+#[test]
+fn like_of_a_paper_not_in_the_library_fetches_it_from_the_arxiv_api() {
+    let Lib1 {
+        _model_dir,
+        model,
+        tmp: _tmp,
+        lib,
+        l,
+        records,
+    } = library_of_one_paper();
 
     let known = records[5].clone();
     let answer = crate::fetch::api_answer(&[&known]);
@@ -321,26 +350,14 @@ fn like_of_a_paper_not_in_the_library_fetches_it_from_the_arxiv_api() {
 /// hold, is fetched from the arXiv API (a loopback stand-in), stored and liked.
 #[test]
 fn bibtex_entries_with_an_arxiv_id_and_no_abstract_are_fetched() {
-    let (_m, model) = common::tiny_model(&Tiny::default());
-    let model = model.to_str().unwrap().to_string();
-    let tmp = tempfile::tempdir().unwrap();
-    let lib = tmp.path().join("lib");
-    let l = lib.to_str().unwrap().to_string();
-    let records = sample();
-    let first = tmp.path().join("first.jsonl");
-    std::fs::write(&first, format!("{}\n", records[0])).unwrap();
-    ok_run(
-        &[
-            "--model",
-            &model,
-            "--library",
-            &l,
-            "ingest",
-            first.to_str().unwrap(),
-            "-q",
-        ],
-        &[],
-    );
+    let Lib1 {
+        _model_dir,
+        model,
+        tmp,
+        lib,
+        l,
+        records,
+    } = library_of_one_paper();
     let known = records[7].clone();
     let id = known["id"].as_str().unwrap().to_string();
     let answer = crate::fetch::api_answer(&[&known]);
