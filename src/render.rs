@@ -420,7 +420,7 @@ fn heading(l: &Listing, dated: bool) -> String {
             format!("top {} for {}{span}", l.items.len(), clean(user))
         }
         Subject::Recommend { user } => format!("recommendations for {}{span}", clean(user)),
-        Subject::Similar { id, title } => match clean(title) {
+        Subject::Similar { id, title } => match clean(&crate::tex::to_unicode(title)) {
             t if t.is_empty() => format!("papers similar to {}{span}", clean(id)),
             t => format!("papers similar to {}{span}: {t}", clean(id)),
         },
@@ -465,7 +465,7 @@ fn info(l: &Listing, item: &Item) -> String {
 }
 
 fn title_of(item: &Item) -> String {
-    match clean(&item.title) {
+    match clean(&crate::tex::to_unicode(&item.title)) {
         t if t.is_empty() => "(untitled)".to_string(),
         t => t,
     }
@@ -481,7 +481,7 @@ fn reason(b: &Because) -> (&'static str, String, Option<String>, String) {
     } else {
         ""
     };
-    match (&b.id, clean(&b.title)) {
+    match (&b.id, clean(&crate::tex::to_unicode(&b.title))) {
         (Some(id), title) => {
             let title = if title.is_empty() { clean(id) } else { title };
             let url = arxiv_url(id.trim());

@@ -310,3 +310,48 @@ fn model_flags_only_where_a_model_is_used() {
     assert!(o.contains("Topics in words"), "{o}");
     assert!(o.contains("Remove these interests"), "{o}");
 }
+
+/// `Adopt $\neq$ Adapt` was printed raw in the table and the HTML digest: text formats
+/// now read the TeX as Unicode; JSON keeps the record as it came (it is data).
+#[test]
+fn tex_in_titles_prints_as_unicode_in_text_formats() {
+    let (_tmp, l, _) = library_with_ada();
+    // 2605.29018 is "Adopt $\neq$ Adapt: ..."; 2605.26316 is "E$^3$C: ...".
+    for (id, raw, want) in [
+        ("2605.29018", "$\\neq$", "Adopt ≠ Adapt"),
+        ("2605.26316", "E$^3$C", "E³C: Video Generation"),
+    ] {
+        for format in ["table", "markdown", "html", "atom"] {
+            let out = paperscout(&["similar", id, "--format", format, "--library", &l]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            let s = stdout(&out);
+            assert!(s.contains(want), "{format}: {want} not in {s}");
+            assert!(!s.contains(raw), "{format}: raw {raw} in {s}");
+        }
+    }
+    let out = paperscout(&[
+        "recommend",
+        "ada",
+        "--since",
+        "10",
+        "--top",
+        "400",
+        "--no-record",
+        "--format",
+        "json",
+        "--library",
+        &l,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let item = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "2605.29018")
+        .unwrap_or_else(|| panic!("2605.29018 not listed: {v}"));
+    assert_eq!(
+        item["title"],
+        "Adopt $\\neq$ Adapt: Longitudinal Analyses of LLM Conversations in the Wild"
+    );
+}

@@ -126,7 +126,7 @@ pub fn svg(points: &[Point]) -> Markup {
                         r=(if p.liked { "7" } else { "5" })
                         fill=(if p.liked { "#c0392b" } else { "#7f8c8d" })
                         fill-opacity=(if p.liked { "0.9" } else { "0.6" }) {
-                        title { (p.title) }
+                        title { (crate::tex::to_unicode(&p.title)) }
                     }
                 }
             }

@@ -24,6 +24,7 @@ use crate::app::{self, query};
 use crate::library::accounts::constant_eq;
 use crate::paper::{canonical_id, Paper};
 use crate::render::Item;
+use crate::tex;
 
 const CSS: &str = include_str!("static/app.css");
 const JS: &str = include_str!("static/app.js");
@@ -364,7 +365,7 @@ fn item_view(u: &PageUser, item: &Item, back: &str, hide: bool) -> Markup {
         li.paper id=(format!("p-{}", item.id)) {
             div.head {
                 span.rank { (item.rank) }
-                a.title href=(paper_href(&item.id)) { (item.title) }
+                a.title href=(paper_href(&item.id)) { (tex::to_markup(&item.title)) }
             }
             p.meta {
                 span.id { (item.id) }
@@ -377,14 +378,14 @@ fn item_view(u: &PageUser, item: &Item, back: &str, hide: bool) -> Markup {
             @if let Some(b) = &item.because {
                 p.because {
                     @match &b.id {
-                        Some(id) => { "Because you liked " a href=(paper_href(id)) { (b.title) } }
+                        Some(id) => { "Because you liked " a href=(paper_href(id)) { (tex::to_markup(&b.title)) } }
                         None => { "Because of your interest “" (b.title) "”" }
                     }
                     span.sim { " (" (format!("{:.2}", b.similarity)) ")" }
                 }
             }
             @if !item.abstract_text.is_empty() {
-                details { summary { "Abstract" } p.abstract { (item.abstract_text) } }
+                details { summary { "Abstract" } p.abstract { (tex::to_markup(&item.abstract_text)) } }
             }
             (actions(u, &item.id, back, hide))
         }
@@ -516,7 +517,7 @@ async fn paper_page(
     let back = paper_href(&paper.id);
     let body = html! {
         article.paper-page {
-            h1 { (paper.title) }
+            h1 { (tex::to_markup(&paper.title)) }
             p.meta {
                 span.id { (paper.id) }
                 @for c in &paper.categories { " · " span.cat { (c) } }
@@ -532,13 +533,13 @@ async fn paper_page(
                     a href=(url) { "link" }
                 }
             }
-            p.abstract { (paper.abstract_text) }
+            p.abstract { (tex::to_markup(&paper.abstract_text)) }
             (actions(&u, &paper.id, &back, false))
         }
         h2 { "Similar papers" }
         (listing_view(&u, &similar.items, &back, false))
     };
-    Ok(page(&paper.title, Some(&u), body).into_response())
+    Ok(page(&tex::to_unicode(&paper.title), Some(&u), body).into_response())
 }
 
 #[derive(Deserialize)]
@@ -605,7 +606,7 @@ async fn profile_page(Axum(state): Axum<Arc<State>>, u: PageUser) -> Result<Resp
             ul.marks {
                 @for m in list.iter().rev() {
                     li {
-                        a href=(paper_href(&m.id)) { (titles.get(&m.id).map_or(m.id.as_str(), String::as_str)) }
+                        a href=(paper_href(&m.id)) { (tex::to_markup(titles.get(&m.id).map_or(m.id.as_str(), String::as_str))) }
                         " "
                         form.inline method="post" action="/act" {
                             input type="hidden" name="csrf" value=(u.csrf());
