@@ -150,6 +150,10 @@ pub struct EvalArgs {
     /// category; 1,000 query papers of the last month).
     #[arg(long)]
     pub similar: bool,
+    /// Also measure hubness (do some papers rank high for everyone?) and the hub
+    /// correction at three strengths.
+    #[arg(long)]
+    pub hubness: bool,
 }
 
 #[derive(Debug, Args)]
@@ -686,6 +690,7 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
             .transpose()?,
         users: args.users,
         seed: args.seed,
+        hubness: args.hubness,
         ..crate::eval::EvalOptions::default()
     };
     if !matches!(args.format.as_str(), "table" | "json") {
@@ -879,15 +884,8 @@ fn run_profile(dir: &std::path::Path, before: &ModelArgs, args: &ProfileArgs) ->
             }
         }
         ProfileAction::Email { address, remove } => {
-            let store = Profiles::new(dir);
-            let mut edit = store.edit(user, profiles::now())?;
-            match address {
-                Some(a) if !*remove => edit.profile.set_email(a, profiles::now())?,
-                _ => {
-                    edit.profile.remove_email(profiles::now());
-                }
-            }
-            let p = edit.save()?;
+            let address = address.as_deref().filter(|_| !*remove);
+            let p = app::profile::set_email(dir, user, address)?;
             match &p.email {
                 Some(a) => println!("{user}: the daily digest goes to {a}"),
                 None => println!("{user}: no mail address; the daily digest is not mailed"),

@@ -381,6 +381,31 @@ fn serve_answers_like_the_cli_and_keeps_users_apart() {
     assert_eq!(api.status, 200, "{}", api.body);
     assert_eq!(ids(&api.json()), ids(&cli));
     assert_eq!(timeless(api.json()), timeless(cli));
+    let model_flag = model.to_str().unwrap();
+    for q in [
+        "atmospheric turbulence in video",
+        "privacy attacks on language models",
+    ] {
+        let cli: Value = serde_json::from_str(&ok(&[
+            "search",
+            q,
+            "--top",
+            "6",
+            "--format",
+            "json",
+            "--model",
+            model_flag,
+            "--library",
+            l,
+        ]))
+        .unwrap();
+        let path = format!("/api/v1/search?q={}&top=6", q.replace(' ', "%20"));
+        let api = get(a, &path, &bob);
+        assert_eq!(api.status, 200, "{}", api.body);
+        assert_eq!(ids(&api.json()).len(), 6, "{}", api.body);
+        assert_eq!(ids(&api.json()), ids(&cli), "{q}");
+        assert_eq!(timeless(api.json()), timeless(cli), "{q}");
+    }
     // A paper; an unknown one is 404.
     let p = get(a, "/api/v1/papers/2605.26252v2", &ann);
     assert_eq!(p.status, 200, "{}", p.body);
@@ -753,6 +778,40 @@ fn serve_stops_on_sigterm_and_pages_need_a_session_with_csrf() {
         let p = http(a, "GET", path, &[("Cookie", &session)], b"");
         assert_eq!(p.status, 200, "{path}: {}", p.body);
     }
+    // The digest's address from the profile page: CSRF-checked, then in the profile.
+    let email = |token: &str, address: &str| {
+        let body = format!("csrf={token}&address={}", address.replace('@', "%40"));
+        http(
+            a,
+            "POST",
+            "/profile/email",
+            &[ct, ("Cookie", &session)],
+            body.as_bytes(),
+        )
+    };
+    assert_eq!(email("bad", "cy@example.org").status, 403);
+    assert_eq!(email(&token, "not an address").status, 400);
+    assert_eq!(email(&token, "cy@example.org").status, 303);
+    let page = http(a, "GET", "/profile", &[("Cookie", &session)], b"");
+    assert!(
+        page.body.contains("value=\"cy@example.org\""),
+        "{}",
+        page.body
+    );
+    let show = ok(&["profile", "cy", "show", "--format", "json", "--library", l]);
+    assert!(show.contains("cy@example.org"), "{show}");
+    assert_eq!(email(&token, "").status, 303);
+    let show: Value = serde_json::from_str(&ok(&[
+        "profile",
+        "cy",
+        "show",
+        "--format",
+        "json",
+        "--library",
+        l,
+    ]))
+    .unwrap();
+    assert!(show["email"].is_null(), "{show}");
     // Too many failed sign-ins are refused for a while.
     let mut last = 0;
     for _ in 0..8 {

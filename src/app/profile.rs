@@ -138,6 +138,19 @@ pub fn remove_interests(dir: &Path, user: &str, texts: &[String]) -> Result<Prof
     edit.save()
 }
 
+/// Set (`Some`) or remove (`None`) the address `user`'s daily digest is mailed to.
+pub fn set_email(dir: &Path, user: &str, address: Option<&str>) -> Result<Profile> {
+    profiles::check_user(user)?;
+    let mut edit = Profiles::new(dir).edit(user, profiles::now())?;
+    match address.map(str::trim).filter(|a| !a.is_empty()) {
+        Some(a) => edit.profile.set_email(a, profiles::now())?,
+        None => {
+            edit.profile.remove_email(profiles::now());
+        }
+    }
+    edit.save()
+}
+
 /// What a BibTeX import did.
 #[derive(Debug, Clone)]
 pub struct ImportReport {

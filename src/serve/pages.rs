@@ -49,6 +49,7 @@ pub fn routes() -> Router<Arc<State>> {
         .route("/profile", get(profile_page))
         .route("/profile/interests", post(interests))
         .route("/profile/bibtex", post(bibtex))
+        .route("/profile/email", post(email))
         .route("/act", post(act))
         .route("/map", get(map_page))
 }
@@ -658,6 +659,16 @@ async fn profile_page(Axum(state): Axum<Arc<State>>, u: PageUser) -> Result<Resp
             }
         }
         section {
+            h2 { "Daily digest by mail" }
+            form method="post" action="/profile/email" {
+                input type="hidden" name="csrf" value=(u.csrf());
+                input type="email" name="address" value=(profile.email.as_deref().unwrap_or(""))
+                    placeholder="you@example.org" autocomplete="email";
+                button type="submit" { "Save" }
+            }
+            p.hint { @if profile.email.is_some() { "An empty address stops the mail." } @else { "No address: the digest is not mailed." } }
+        }
+        section {
             h2 { "Your private feed" }
             @if let Some(t) = feed {
                 p { "Subscribe in a feed reader (keep the address secret):" }
@@ -754,6 +765,28 @@ async fn interests(
             })?;
         }
         Ok(())
+    })
+    .await?;
+    Ok(Redirect::to("/profile").into_response())
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    csrf: String,
+    address: String,
+}
+
+/// The digest's mail address from the profile page; empty removes it.
+async fn email(
+    Axum(state): Axum<Arc<State>>,
+    u: PageUser,
+    Form(f): Form<EmailForm>,
+) -> Result<Response, PageError> {
+    u.check_csrf(&f.csrf)?;
+    let user = u.user.clone();
+    blocking(move || {
+        let address = Some(f.address.as_str());
+        state.change_profile(|| app::profile::set_email(&state.dir, &user, address))
     })
     .await?;
     Ok(Redirect::to("/profile").into_response())
