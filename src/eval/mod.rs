@@ -13,6 +13,7 @@
 //! [`rankers::Context`] of [`data::BlindPaper`]s, which have no category field.
 
 pub mod data;
+pub mod hubness;
 pub mod metrics;
 pub mod rankers;
 pub mod similar;
@@ -121,6 +122,10 @@ pub struct EvalOptions {
     pub paperscout: Variant,
     /// More paperscout configurations to compare (tuning, clustering).
     pub variants: Vec<Variant>,
+    /// Measure hubness ([`hubness::HubStats`]) of every ranker, and run paperscout
+    /// with the hub correction ([`hubness::HubPenalty`]) at several strengths.
+    #[serde(default)]
+    pub hubness: bool,
 }
 
 impl Default for EvalOptions {
@@ -145,6 +150,7 @@ impl Default for EvalOptions {
             baselines: true,
             paperscout: Variant::default(),
             variants: Vec::new(),
+            hubness: false,
         }
     }
 }
@@ -190,6 +196,9 @@ pub struct RankerResult {
     /// Seconds spent training and scoring, summed over users (thread time: with
     /// users in parallel it adds up to more than the wall time).
     pub seconds: f64,
+    /// Its hubness, when asked for ([`EvalOptions::hubness`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hubness: Option<hubness::HubStats>,
 }
 
 /// The outcome of a run.
@@ -380,6 +389,19 @@ pub fn evaluate_with(
             clusters: v.clusters,
         }));
     }
+    if opts.hubness {
+        for lambda in [0.25, 0.5, 1.0] {
+            rankers.push(Box::new(hubness::HubPenalty {
+                inner: ProfileRanker {
+                    name: opts.paperscout.name.clone(),
+                    rank: opts.paperscout.rank.clone(),
+                    tfidf: opts.paperscout.tfidf.clone(),
+                    clusters: opts.paperscout.clusters,
+                },
+                lambda,
+            }));
+        }
+    }
     rankers.extend(extra);
     let mut configs: Vec<TfidfConfig> = Vec::new();
     for r in &rankers {
@@ -415,14 +437,32 @@ pub fn evaluate_with(
         .enumerate()
         .map(|(u, user)| {
             let seed = SplitMix64::derive(opts.seed, 1_000_000 + u as u64).next_u64();
-            evaluate_user(&ctx, &rankers, user, &labels, &days, opts.k, seed)
+            evaluate_user(
+                &ctx,
+                &rankers,
+                user,
+                &labels,
+                &days,
+                opts.k,
+                seed,
+                opts.hubness,
+            )
         })
         .collect();
     let mut ndcg = vec![MeanSe::default(); rankers.len()];
     let mut prec = vec![MeanSe::default(); rankers.len()];
     let mut cpu = vec![0.0f64; rankers.len()];
+    // Hubness: lists[ranker][user][day], relevant[user][day].
+    let mut lists: Vec<Vec<Vec<Vec<usize>>>> = vec![Vec::new(); rankers.len()];
+    let mut relevant: Vec<Vec<Vec<bool>>> = Vec::new();
     for outcome in per_user {
-        let outcome = outcome?;
+        let mut outcome = outcome?;
+        if opts.hubness {
+            for (r, l) in outcome.tops.drain(..).enumerate() {
+                lists[r].push(l);
+            }
+            relevant.push(std::mem::take(&mut outcome.relevant));
+        }
         for (r, days) in outcome.metrics.iter().enumerate() {
             for &(n, p) in days {
                 ndcg[r].push(n);
@@ -441,6 +481,9 @@ pub fn evaluate_with(
             precision: prec[r].mean(),
             precision_se: prec[r].std_err(),
             seconds: cpu[r],
+            hubness: opts
+                .hubness
+                .then(|| hubness::stats(&ctx, &days, &lists[r], &relevant)),
         })
         .collect();
     Ok(EvalReport {
@@ -490,8 +533,13 @@ struct UserOutcome {
     /// Per ranker: (nDCG, P) of each day with a relevant candidate, in day order.
     metrics: Vec<Vec<(f64, f64)>>,
     seconds: Vec<f64>,
+    /// Kept for hubness only: per ranker, per day, the top-k (day-relative indexes);
+    /// and per day the labels of the day's papers for this user.
+    tops: Vec<Vec<Vec<usize>>>,
+    relevant: Vec<Vec<bool>>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn evaluate_user(
     ctx: &Context<'_>,
     rankers: &[Box<dyn Ranker>],
@@ -500,6 +548,7 @@ fn evaluate_user(
     days: &[Range<usize>],
     k: usize,
     seed: u64,
+    keep_tops: bool,
 ) -> Result<UserOutcome> {
     let relevant: Vec<Vec<bool>> = days
         .iter()
@@ -511,22 +560,34 @@ fn evaluate_user(
         .collect();
     let mut metrics = Vec::with_capacity(rankers.len());
     let mut seconds = Vec::with_capacity(rankers.len());
+    let mut tops = Vec::new();
     for ranker in rankers {
         let t = Instant::now();
         let scores = ranker.score_days(ctx, &user.likes, days, seed)?;
         seconds.push(t.elapsed().as_secs_f64());
         let mut m = Vec::new();
+        let mut day_tops = Vec::new();
         for (rel, s) in relevant.iter().zip(&scores) {
+            let top = rank::top_k(s, k);
             let n_rel = rel.iter().filter(|&&r| r).count();
-            if n_rel == 0 {
-                continue;
+            if n_rel > 0 {
+                let ranked: Vec<bool> = top.iter().map(|&i| rel[i]).collect();
+                m.push((ndcg_at_k(&ranked, n_rel, k), precision_at_k(&ranked, k)));
             }
-            let ranked: Vec<bool> = rank::top_k(s, k).into_iter().map(|i| rel[i]).collect();
-            m.push((ndcg_at_k(&ranked, n_rel, k), precision_at_k(&ranked, k)));
+            if keep_tops {
+                day_tops.push(top);
+            }
         }
         metrics.push(m);
+        tops.push(day_tops);
     }
-    Ok(UserOutcome { metrics, seconds })
+    let relevant = if keep_tops { relevant } else { Vec::new() };
+    Ok(UserOutcome {
+        metrics,
+        seconds,
+        tops,
+        relevant,
+    })
 }
 
 /// The report as a Markdown table with a header line and a footer that compares
@@ -573,6 +634,37 @@ pub fn format_table(report: &EvalReport) -> String {
                 a.name,
                 100.0 * (p.ndcg / a.ndcg - 1.0)
             );
+        }
+    }
+    if report.rankers.iter().any(|r| r.hubness.is_some()) {
+        let _ = writeln!(
+            s,
+            "\nHubness of the top {k}: skewness of each day's k-occurrence counts, the largest \
+             count as a share of users, papers in nobody's top {k}, the share of the \
+             busiest paper's appearances that are relevant (vs all appearances), and the \
+             Spearman correlation of k-occurrence with text length and with closeness to \
+             the corpus' mean vector.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| ranker | skewness | max share | orphans | busiest relevant | all relevant | ρ length | ρ mean-vector |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        for r in &report.rankers {
+            if let Some(h) = &r.hubness {
+                let _ = writeln!(
+                    s,
+                    "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:+.2} | {:+.2} |",
+                    r.name,
+                    h.skewness,
+                    h.max_share,
+                    h.orphans,
+                    h.top_hub_relevant,
+                    h.all_relevant,
+                    h.corr_length,
+                    h.corr_centroid
+                );
+            }
         }
     }
     let _ = writeln!(
