@@ -832,4 +832,26 @@ fn serve_stops_on_sigterm_and_pages_need_a_session_with_csrf() {
     assert!(status.success());
     let exit = server.child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
+
+    // A restart keeps the session; the file holds only its hash, not the cookie.
+    let saved = std::fs::read_to_string(Path::new(l).join("sessions.json")).unwrap();
+    let id = session.split('=').nth(1).unwrap();
+    assert!(!saved.contains(id), "{saved}");
+    let server = Server::start(l, &[]);
+    let p = http(server.addr, "GET", "/profile", &[("Cookie", &session)], b"");
+    assert_eq!(
+        p.status, 200,
+        "the session did not survive a restart: {}",
+        p.body
+    );
+    let out = http(
+        server.addr,
+        "POST",
+        "/logout",
+        &[ct, ("Cookie", &session)],
+        format!("csrf={token}").as_bytes(),
+    );
+    assert_eq!(out.status, 303, "{}", out.body);
+    let p = http(server.addr, "GET", "/profile", &[("Cookie", &session)], b"");
+    assert_eq!(p.status, 303, "signed out: {}", p.body);
 }

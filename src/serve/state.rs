@@ -3,6 +3,13 @@
 //! or the library changes), the accounts (re-read when their file changes), sign-in
 //! sessions and login attempts. Every function here blocks (files, ranking): handlers
 //! call them inside `spawn_blocking`.
+//!
+//! Sessions outlive a restart: `LIBRARY/sessions.json` holds each session's user, CSRF
+//! token and expiry, keyed by the SHA-256 of its cookie (the cookie itself is never
+//! written), replaced atomically when a session starts or ends. A session expires
+//! [`SESSION_IDLE`] after its last use; after a restart, after its start or the last
+//! sign-in/out of anyone (when the file was last written), whichever is later. One
+//! server per library: two would each keep their own sessions.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +18,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::app::{self, query, Models};
 use crate::error::{Error, Result};
-use crate::library::accounts::{random_hex, AccountSet, Accounts};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::library::accounts::{random_hex, token_hash, AccountSet, Accounts};
 use crate::library::profiles::{self, Profile, Profiles};
 use crate::library::{Library, MANIFEST};
 use crate::rank::Tfidf;
@@ -47,16 +57,27 @@ pub struct Snapshot {
 }
 
 /// A signed-in browser.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
     pub user: String,
     /// The CSRF token every form of this session carries.
     pub csrf: String,
-    expires: Instant,
+    expires: DateTime<Utc>,
+}
+
+/// The file of the sessions, in the library directory.
+pub const SESSIONS_FILE: &str = "sessions.json";
+
+#[derive(Serialize, Deserialize)]
+struct SessionsFile {
+    format: String,
+    version: u32,
+    /// By the SHA-256 (hex) of the session cookie.
+    sessions: HashMap<String, Session>,
 }
 
 /// How long a session lasts without use.
-const SESSION_IDLE: Duration = Duration::from_secs(14 * 24 * 3600);
+pub const SESSION_IDLE: Duration = Duration::from_secs(14 * 24 * 3600);
 /// Failed logins allowed per user and per address in [`LOGIN_WINDOW`].
 pub const LOGIN_ATTEMPTS: u32 = 5;
 const LOGIN_WINDOW: Duration = Duration::from_secs(300);
@@ -80,6 +101,46 @@ pub struct State {
     profile_writes: Mutex<()>,
 }
 
+fn idle_end() -> DateTime<Utc> {
+    profiles::now() + chrono::Duration::from_std(SESSION_IDLE).unwrap_or(chrono::Duration::days(14))
+}
+
+/// The saved sessions still alive; a missing file is none, and so is a damaged one
+/// (said in the log: the users sign in again, nothing else is lost).
+fn load_sessions(dir: &Path) -> HashMap<String, Session> {
+    let path = dir.join(SESSIONS_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return HashMap::new(),
+        Err(e) => {
+            tracing::warn!("{}: {e}; everyone signs in again", path.display());
+            return HashMap::new();
+        }
+    };
+    match serde_json::from_slice::<SessionsFile>(&bytes) {
+        Ok(f) if f.format == "paperscout-sessions" && f.version == 1 => {
+            let now = profiles::now();
+            f.sessions
+                .into_iter()
+                .filter(|(_, s)| s.expires > now)
+                .collect()
+        }
+        Ok(f) => {
+            tracing::warn!(
+                "{}: format {:?} version {}, expected paperscout-sessions 1; everyone signs in again",
+                path.display(),
+                f.format,
+                f.version
+            );
+            HashMap::new()
+        }
+        Err(e) => {
+            tracing::warn!("{}: {e}; everyone signs in again", path.display());
+            HashMap::new()
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these leaves plain data behind: keep serving.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -88,12 +149,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl State {
     pub fn new(dir: PathBuf, models: Models) -> State {
         State {
-            dir,
+            dir: dir.clone(),
             models,
             library: Mutex::new(None),
             trained: Mutex::new(HashMap::new()),
             accounts: Mutex::new(None),
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(load_sessions(&dir)),
             attempts: Mutex::new(HashMap::new()),
             profile_writes: Mutex::new(()),
         }
@@ -179,30 +240,48 @@ impl State {
         let session = Session {
             user: user.to_string(),
             csrf: random_hex()?,
-            expires: Instant::now() + SESSION_IDLE,
+            expires: idle_end(),
         };
         let mut sessions = lock(&self.sessions);
-        let now = Instant::now();
+        let now = profiles::now();
         sessions.retain(|_, s| s.expires > now);
-        sessions.insert(id.clone(), session.clone());
+        sessions.insert(token_hash(&id), session.clone());
+        self.save_sessions(&sessions)?;
         Ok((id, session))
+    }
+
+    fn save_sessions(&self, sessions: &HashMap<String, Session>) -> Result<()> {
+        let file = SessionsFile {
+            format: "paperscout-sessions".into(),
+            version: 1,
+            sessions: sessions.clone(),
+        };
+        let bytes = serde_json::to_vec_pretty(&file)
+            .map_err(|e| Error::Invalid(format!("sessions: {e}")))?;
+        crate::fsio::write_atomic(&self.dir, "sessions.json.tmp", SESSIONS_FILE, &bytes)
     }
 
     /// The live session with this id, kept alive; `None` when unknown or expired, or
     /// when its account is gone.
     pub fn session(&self, id: &str) -> Option<Session> {
+        let key = token_hash(id);
         let mut sessions = lock(&self.sessions);
-        let s = sessions.get_mut(id)?;
-        if s.expires <= Instant::now() {
-            sessions.remove(id);
+        let s = sessions.get_mut(&key)?;
+        if s.expires <= profiles::now() {
+            sessions.remove(&key);
             return None;
         }
-        s.expires = Instant::now() + SESSION_IDLE;
+        s.expires = idle_end();
         Some(s.clone())
     }
 
     pub fn end_session(&self, id: &str) {
-        lock(&self.sessions).remove(id);
+        let mut sessions = lock(&self.sessions);
+        if sessions.remove(&token_hash(id)).is_some() {
+            if let Err(e) = self.save_sessions(&sessions) {
+                tracing::warn!("could not write {SESSIONS_FILE}: {e}");
+            }
+        }
     }
 
     /// Whether another login attempt for any of `keys` (the user, the address) is
