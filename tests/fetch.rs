@@ -1,8 +1,9 @@
 //! `paperscout::fetch` against a stand-in for arXiv and Hugging Face started inside
 //! each test: a small threaded HTTP server on 127.0.0.1 (port 0) that records every
 //! request (time, path, query, headers) and answers with recorded real responses from
-//! `../shared/data/api-response-fixtures`, listing feeds and OAI-PMH pages built here
-//! from `../shared/data/arxiv-daily-cs-2026h1` records, and faults (503 with
+//! the repository's copy of `api-response-fixtures` (`tests/fixtures/api`), listing
+//! feeds and OAI-PMH pages built here from real daily records (`tests/fixtures/fetch`),
+//! and faults (503 with
 //! Retry-After, 429, a reset connection, a stall past the timeout, a truncated body,
 //! malformed XML, an HTML page with status 200, a dead port). Expected ids come from
 //! the data the answers were built from, or were read off the fixtures by hand. No test
@@ -251,7 +252,7 @@ fn library() -> tempfile::TempDir {
 }
 
 fn fixture(rel: &str) -> Vec<u8> {
-    std::fs::read(common::shared(&format!("data/api-response-fixtures/{rel}"))).unwrap()
+    std::fs::read(common::fixture(&format!("api/{rel}"))).unwrap()
 }
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -269,12 +270,13 @@ fn ids(papers: &[paperscout::paper::Paper]) -> Vec<String> {
     papers.iter().map(|p| p.id.clone()).collect()
 }
 
-// ---- documents built from ../shared/data records ----------------------------------------
+// ---- documents built from real records (tests/fixtures/fetch) ----------------------------------------
 
 /// Records of the March 2026 daily corpus listed on `listing` with `category` among
-/// their categories, in file order.
+/// their categories, in file order: the repository's copy of the 9 cs.IR papers of
+/// 2026-03-10 (`tests/fixtures/fetch`, see its SOURCE.md).
 fn march_records(listing: &str, category: &str) -> Vec<Value> {
-    let path = common::shared("data/arxiv-daily-cs-2026h1/arxiv_cs_2026-03.jsonl");
+    let path = common::fixture("fetch/arxiv_cs_2026-03-10_cs.IR.jsonl");
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -501,10 +503,6 @@ fn listing_rss_recorded_feed_splits_new_from_replacements() {
     );
 }
 
-#[cfg_attr(
-    not(paperscout_corpus),
-    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
-)]
 #[test]
 fn listing_built_from_daily_records_in_both_flavours() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -606,10 +604,6 @@ fn listing_after(
     (result, stub.requests(), lib)
 }
 
-#[cfg_attr(
-    not(paperscout_corpus),
-    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
-)]
 #[test]
 fn a_503_with_retry_after_is_waited_for_and_retried() {
     let (result, reqs, _lib) = listing_after(
@@ -626,10 +620,6 @@ fn a_503_with_retry_after_is_waited_for_and_retried() {
     );
 }
 
-#[cfg_attr(
-    not(paperscout_corpus),
-    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
-)]
 #[test]
 fn a_429_is_retried_after_an_http_date() {
     // A Retry-After date in the past means "now".
@@ -647,10 +637,6 @@ fn a_429_is_retried_after_an_http_date() {
     assert_eq!(reqs.len(), 2);
 }
 
-#[cfg_attr(
-    not(paperscout_corpus),
-    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
-)]
 #[test]
 fn a_reset_connection_is_retried() {
     let (result, reqs, _lib) = listing_after(|| Reply::Reset, |_| {});
@@ -658,10 +644,6 @@ fn a_reset_connection_is_retried() {
     assert_eq!(reqs.len(), 2);
 }
 
-#[cfg_attr(
-    not(paperscout_corpus),
-    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
-)]
 #[test]
 fn a_stall_past_the_timeout_is_retried() {
     let (result, reqs, _lib) = listing_after(
@@ -673,10 +655,6 @@ fn a_stall_past_the_timeout_is_retried() {
     assert!(reqs[1].at - reqs[0].at >= Duration::from_millis(600));
 }
 
-#[cfg_attr(
-    not(paperscout_corpus),
-    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
-)]
 #[test]
 fn a_truncated_body_is_retried() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -692,10 +670,6 @@ fn a_truncated_body_is_retried() {
     assert_eq!(reqs.len(), 2);
 }
 
-#[cfg_attr(
-    not(paperscout_corpus),
-    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
-)]
 #[test]
 fn malformed_xml_loses_only_its_broken_entries_each_located_and_is_not_retried() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -799,10 +773,6 @@ fn persistent_5xx_gives_up_and_a_long_retry_after_ends_at_once() {
 
 // ---- politeness ------------------------------------------------------------------------
 
-#[cfg_attr(
-    not(paperscout_corpus),
-    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
-)]
 #[test]
 fn requests_to_one_arxiv_host_are_spaced() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -828,10 +798,6 @@ fn requests_to_one_arxiv_host_are_spaced() {
 
 // ---- conditional requests ----------------------------------------------------------------
 
-#[cfg_attr(
-    not(paperscout_corpus),
-    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
-)]
 #[test]
 fn etag_and_last_modified_round_trip_to_a_304() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -892,10 +858,6 @@ fn etag_and_last_modified_round_trip_to_a_304() {
 
 // ---- OAI-PMH ---------------------------------------------------------------------------
 
-#[cfg_attr(
-    not(paperscout_corpus),
-    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
-)]
 #[test]
 fn oai_harvest_follows_tokens_and_next_run_starts_at_the_high_water_mark() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -1049,10 +1011,6 @@ fn oai_protocol_errors_are_located() {
     assert!(matches!(e, Error::Invalid(_)), "{e}");
 }
 
-#[cfg_attr(
-    not(paperscout_corpus),
-    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
-)]
 #[test]
 fn oai_repeated_token_stops_instead_of_looping() {
     let records = march_records("2026-03-10", "cs.IR");
@@ -1070,10 +1028,6 @@ fn oai_repeated_token_stops_instead_of_looping() {
 
 // ---- the arXiv API by id -----------------------------------------------------------------
 
-#[cfg_attr(
-    not(paperscout_corpus),
-    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
-)]
 #[test]
 fn api_ids_in_batches_with_missing_and_invalid_ids() {
     let records = march_records("2026-03-10", "cs.IR");
