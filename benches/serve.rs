@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -247,8 +246,7 @@ fn run_phase(load: &Arc<Load>, name: &str, pid: u32) {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let data = root.join("../shared/data/arxiv-daily-cs-2026h1");
+    let data = paperscout::eval::default_corpus(); // $PAPERSCOUT_DATA, else ../shared/data
     let corpus = EvalCorpus::load_dir(&data, None).unwrap_or_else(|e| fail(e));
     let n = corpus.papers().len();
     let dim = corpus.dim();
@@ -293,13 +291,8 @@ fn main() {
     }
     drop(lib);
 
-    let bin = root.join("target/release/paperscout");
-    if !bin.is_file() {
-        fail(format!(
-            "{} is missing: `cargo build --release` first",
-            bin.display()
-        ));
-    }
+    // The binary cargo built with this bench (the bench profile: optimised).
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_paperscout"));
     let mut server = Command::new(&bin)
         .args(["serve", "--addr", "127.0.0.1:0", "--library"])
         .arg(&dir)

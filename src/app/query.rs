@@ -3,7 +3,7 @@
 //! surface to format; recording what a user was shown happens here, before anything is
 //! shown, so a listing is never shown unrecorded.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use chrono::NaiveDate;
 
@@ -302,7 +302,20 @@ pub fn record_shown(dir: &std::path::Path, user: &str, listing: &render::Listing
         return Ok(());
     }
     let ids: Vec<String> = listing.items.iter().map(|i| i.id.clone()).collect();
-    let mut edit = Profiles::new(dir).edit(user, profiles::now())?;
+    // Listing a day again shows the same papers: nothing new to remember, no write.
+    let store = Profiles::new(dir);
+    if let Ok(p) = store.get(user) {
+        let known: HashSet<&str> = p
+            .shown
+            .iter()
+            .filter(|s| s.listing == day)
+            .map(|s| s.id.as_str())
+            .collect();
+        if ids.iter().all(|id| known.contains(id.as_str())) {
+            return Ok(());
+        }
+    }
+    let mut edit = store.edit(user, profiles::now())?;
     edit.profile.add_shown(&ids, day, profiles::now());
     edit.save()?;
     Ok(())

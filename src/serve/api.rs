@@ -151,7 +151,9 @@ pub fn recommend(
         &unrecorded,
     )?;
     if req.record {
-        state.change_profile(|| query::record_shown(&state.dir, &req.user, &out.listing))?;
+        state.change_profile(&req.user, || {
+            query::record_shown(&state.dir, &req.user, &out.listing)
+        })?;
     }
     Ok(out)
 }
@@ -279,7 +281,7 @@ pub fn mark(
     like: bool,
 ) -> crate::Result<serde_json::Value> {
     let snap = state.library()?;
-    let out = state.change_profile(|| app::profile::mark(&snap.lib, user, ids, like))?;
+    let out = state.change_profile(user, || app::profile::mark(&snap.lib, user, ids, like))?;
     Ok(serde_json::json!({
         "added": out.added,
         "profile": app::profile::profile_json(&out.profile, Some(&snap.lib)),
@@ -288,7 +290,7 @@ pub fn mark(
 
 /// Forget likes or dislikes of `ids` as `user`.
 pub fn unlike(state: &State, user: &str, ids: &[String]) -> crate::Result<serde_json::Value> {
-    let profile = state.change_profile(|| app::profile::unlike(&state.dir, user, ids))?;
+    let profile = state.change_profile(user, || app::profile::unlike(&state.dir, user, ids))?;
     let snap = state.library().ok();
     Ok(serde_json::json!({
         "profile": app::profile::profile_json(&profile, snap.as_ref().map(|s| &s.lib)),

@@ -713,7 +713,7 @@ async fn act(
                 api::unlike(&state, &user, &ids)?;
             }
             "hide" => {
-                state.change_profile(|| app::profile::hide(&state.dir, &user, &ids))?;
+                state.change_profile(&user, || app::profile::hide(&state.dir, &user, &ids))?;
             }
             other => {
                 return Err(crate::Error::Invalid(format!(
@@ -755,12 +755,14 @@ async fn interests(
     blocking(move || {
         let texts = vec![f.text.clone()];
         if f.action == "remove" {
-            state.change_profile(|| app::profile::remove_interests(&state.dir, &user, &texts))?;
+            state.change_profile(&user, || {
+                app::profile::remove_interests(&state.dir, &user, &texts)
+            })?;
         } else {
             let snap = state.library()?;
             // Embed first (slow), outside the profile lock's queue.
             state.models.get()?;
-            state.change_profile(|| {
+            state.change_profile(&user, || {
                 app::profile::add_interests(&snap.lib, &state.models, &user, &texts)
             })?;
         }
@@ -786,7 +788,9 @@ async fn email(
     let user = u.user.clone();
     blocking(move || {
         let address = Some(f.address.as_str());
-        state.change_profile(|| app::profile::set_email(&state.dir, &user, address))
+        state.change_profile(&user, || {
+            app::profile::set_email(&state.dir, &user, address)
+        })
     })
     .await?;
     Ok(Redirect::to("/profile").into_response())
@@ -833,7 +837,7 @@ async fn bibtex(
     let report = blocking(move || {
         let snap = state.library()?;
         let source = std::path::Path::new("upload.bib");
-        state.change_profile(|| {
+        state.change_profile(&user, || {
             app::profile::import_bibtex(&snap.lib, &state.models, &user, source, &text)
         })
     })

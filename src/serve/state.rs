@@ -96,9 +96,9 @@ pub struct State {
     accounts: Mutex<Option<(Option<Stamp>, Arc<AccountSet>)>>,
     sessions: Mutex<HashMap<String, Session>>,
     attempts: Mutex<HashMap<String, (u32, Instant)>>,
-    /// Profile changes of this process, one at a time (the file lock refuses a second
-    /// holder instead of waiting).
-    profile_writes: Mutex<()>,
+    /// Profile changes of this process, one at a time per user (the file lock refuses
+    /// a second holder instead of waiting); different users' changes run side by side.
+    profile_writes: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 fn idle_end() -> DateTime<Utc> {
@@ -156,7 +156,7 @@ impl State {
             accounts: Mutex::new(None),
             sessions: Mutex::new(load_sessions(&dir)),
             attempts: Mutex::new(HashMap::new()),
-            profile_writes: Mutex::new(()),
+            profile_writes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -205,8 +205,13 @@ impl State {
 
     /// Run a profile change of `user`: one at a time in this process, waiting a little
     /// while another process (the CLI) holds the profiles' lock.
-    pub fn change_profile<T>(&self, change: impl Fn() -> Result<T>) -> Result<T> {
-        let _one = lock(&self.profile_writes);
+    pub fn change_profile<T>(&self, user: &str, change: impl Fn() -> Result<T>) -> Result<T> {
+        let mine = Arc::clone(
+            lock(&self.profile_writes)
+                .entry(user.to_string())
+                .or_default(),
+        );
+        let _one = lock(&mine);
         let mut tries = 0;
         loop {
             match change() {
