@@ -247,6 +247,8 @@ fn run_phase(load: &Arc<Load>, name: &str, pid: u32) {
 }
 
 fn main() {
+    // Which CPU and kernels these figures come from (issue 14).
+    println!("{}", paperscout::embed::cpu_report());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let data = root.join("../shared/data/arxiv-daily-cs-2026h1");
     let corpus = EvalCorpus::load_dir(&data, None).unwrap_or_else(|e| fail(e));
