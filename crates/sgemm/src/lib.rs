@@ -212,7 +212,10 @@ fn run(
     }
     assert!(a.len() > (m - 1) * a_rs + (k - 1), "sgemm: lhs too short");
     let panels = n.div_ceil(NR);
-    assert!(bpack.len() >= panels * k * NR, "sgemm: packed rhs too short");
+    assert!(
+        bpack.len() >= panels * k * NR,
+        "sgemm: packed rhs too short"
+    );
     assert!(
         micro.supported(),
         "sgemm: the {micro:?} kernel needs a CPU feature this one lacks"
@@ -298,13 +301,35 @@ fn tile(
         // SAFETY: ap holds kc·MR floats, bp kc·NR, c a full MR×NR tile at stride ldc
         // (asserted above and by the callers' slicing); the kernel is run only where
         // the CPU has its features (checked in `run`).
-        unsafe { micro_tile(micro, kc, ap.as_ptr(), bp.as_ptr(), c.as_mut_ptr(), ldc, acc, scale) }
+        unsafe {
+            micro_tile(
+                micro,
+                kc,
+                ap.as_ptr(),
+                bp.as_ptr(),
+                c.as_mut_ptr(),
+                ldc,
+                acc,
+                scale,
+            )
+        }
         return;
     }
     // Edge tile: compute into a full zero-based tile, then add/copy the valid part.
     let mut t = [0.0f32; MR * NR];
     // SAFETY: as above, with the local tile as destination (stride NR).
-    unsafe { micro_tile(micro, kc, ap.as_ptr(), bp.as_ptr(), t.as_mut_ptr(), NR, false, scale) }
+    unsafe {
+        micro_tile(
+            micro,
+            kc,
+            ap.as_ptr(),
+            bp.as_ptr(),
+            t.as_mut_ptr(),
+            NR,
+            false,
+            scale,
+        )
+    }
     for i in 0..rows {
         let out = &mut c[i * ldc..i * ldc + cols];
         let src = &t[i * NR..i * NR + cols];
@@ -476,5 +501,85 @@ mod neon {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1).
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6_364_136_223_846_793_005) | 1;
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// Each microkernel this CPU runs (on aarch64, under an emulator too: see
+    /// scripts/test.sh) against a naive f64 product, on shapes with edge tiles in both
+    /// directions and k split into several passes; a kernel the CPU cannot run is
+    /// printed as not tested.
+    #[test]
+    fn every_microkernel_matches_a_naive_product() {
+        let shapes = [
+            (1, 1, 1),
+            (13, 31, 5),
+            (12, 32, 16),
+            (25, 65, 321),
+            (149, 40, 700),
+        ];
+        let mut tested = 0;
+        for micro in [Micro::Avx512, Micro::Neon, Micro::Portable] {
+            if !micro.supported() {
+                println!("sgemm kernel {micro:?}: not tested on this CPU");
+                continue;
+            }
+            for &(m, n, k) in &shapes {
+                let (a_rs, dst_rs) = (k + 3, n + 5);
+                let a = values(m * a_rs, 1);
+                let w = values(n * k, 2); // [n×k], read transposed
+                let init = values(m * dst_rs, 3);
+                for accumulate in [false, true] {
+                    let mut d1 = init.clone();
+                    let packed = PackedB::new(k, n, &w, 1, k);
+                    sgemm(
+                        micro, m, &mut d1, dst_rs, accumulate, &a, a_rs, &packed, 0.5,
+                    );
+                    let mut d2 = init.clone();
+                    sgemm_strided(
+                        micro, m, n, k, &mut d2, dst_rs, accumulate, &a, a_rs, &w, 1, k, 0.5,
+                    );
+                    for i in 0..m {
+                        for j in 0..dst_rs {
+                            let at = i * dst_rs + j;
+                            let expect = if j >= n {
+                                init[at] as f64
+                            } else {
+                                let dot: f64 = (0..k)
+                                    .map(|p| a[i * a_rs + p] as f64 * w[j * k + p] as f64)
+                                    .sum();
+                                (if accumulate { init[at] as f64 } else { 0.0 }) + 0.5 * dot
+                            };
+                            for d in [&d1, &d2] {
+                                assert!(
+                                    (d[at] as f64 - expect).abs() < 2e-6 * k as f64 + 1e-6,
+                                    "{micro:?} {m}x{n}x{k} acc={accumulate} ({i},{j}): {} vs {expect}",
+                                    d[at]
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            println!("sgemm kernel {micro:?}: matches the naive product");
+            tested += 1;
+        }
+        assert!(tested >= 1);
     }
 }
