@@ -53,6 +53,8 @@ fn every_kernel_path_matches_a_naive_product_on_odd_shapes() {
         (7, 96, 384),
         (157, 1152, 384),
         (50, 384, 1536),
+        (37, 32, 333),
+        (24, 20, 9),
     ];
     let paths = runnable_paths("naive product");
     assert!(
@@ -267,7 +269,9 @@ fn kernel_gflops() {
                 if dense {
                     weight.accumulate(path, d, &a, m)
                 } else {
-                    kernels::matmul_on(path, m, n, k, d, n, false, &a, k, &w, 1, k, 1.0)
+                    // scores read k transposed; context reads v row-major, as attention does.
+                    let (b_rs, b_cs) = if name == "scores" { (1, k) } else { (n, 1) };
+                    kernels::matmul_on(path, m, n, k, d, n, false, &a, k, &w, b_rs, b_cs, 1.0)
                 }
             };
             run(&mut d);

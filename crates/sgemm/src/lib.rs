@@ -222,6 +222,74 @@ fn run(
     );
     let blocks = k.div_ceil(KC_MAX);
     let kc_len = k.div_ceil(blocks);
+    #[cfg(target_arch = "x86_64")]
+    if panels == 1 && micro == Micro::Avx512 {
+        // One panel of B (attention's probabilities · values): each row of A is read
+        // once, so packing A would cost as much as the product; read it in place.
+        apack.clear();
+        apack.resize(MR * kc_len, 0.0);
+        let full = m / MR;
+        let mut pc = 0;
+        while pc < k {
+            let kc = kc_len.min(k - pc);
+            let acc = accumulate || pc > 0;
+            let bp = &bpack[pc * NR..][..kc * NR];
+            for ip in 0..full {
+                let c0 = ip * MR * dst_rs;
+                let a0 = ip * MR * a_rs + pc;
+                assert!(a.len() >= a0 + (MR - 1) * a_rs + kc);
+                let mut t = [0.0f32; MR * NR];
+                let (c, ldc, direct) = if n == NR {
+                    assert!(dst.len() >= c0 + (MR - 1) * dst_rs + NR);
+                    (dst[c0..].as_mut_ptr(), dst_rs, true)
+                } else {
+                    (t.as_mut_ptr(), NR, false)
+                };
+                // SAFETY: A rows a0 + i·a_rs .. + kc are in `a` (asserted), bp holds
+                // kc·NR floats, c is a full tile (asserted) or the local one; the CPU
+                // has avx512f (asserted above).
+                unsafe {
+                    avx512::kernel_rows(
+                        kc,
+                        a[a0..].as_ptr(),
+                        a_rs,
+                        bp.as_ptr(),
+                        c,
+                        ldc,
+                        acc && direct,
+                        scale,
+                    )
+                };
+                if !direct {
+                    for i in 0..MR {
+                        let out = &mut dst[c0 + i * dst_rs..c0 + i * dst_rs + n];
+                        for (o, v) in out.iter_mut().zip(&t[i * NR..i * NR + n]) {
+                            *o = if acc { *o + v } else { *v };
+                        }
+                    }
+                }
+            }
+            let rows = m - full * MR;
+            if rows > 0 {
+                pack_a(apack, &a[full * MR * a_rs + pc..], a_rs, rows, kc);
+                let c0 = full * MR * dst_rs;
+                tile(
+                    micro,
+                    kc,
+                    &apack[..kc * MR],
+                    bp,
+                    &mut dst[c0..],
+                    dst_rs,
+                    rows,
+                    n,
+                    acc,
+                    scale,
+                );
+            }
+            pc += kc;
+        }
+        return;
+    }
     apack.clear();
     apack.resize(MC.min(m.div_ceil(MR) * MR) * kc_len, 0.0);
     let mut pc = 0;
@@ -401,6 +469,65 @@ mod avx512 {
     use super::{MR, NR};
     use std::arch::x86_64::*;
 
+    /// As [`kernel`], with `A` read in place: row `i` at `a + i·a_rs`, contiguous.
+    ///
+    /// # Safety
+    /// Rows `0..MR` of `A` must hold `kc` floats each; otherwise as [`kernel`].
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn kernel_rows(
+        kc: usize,
+        a: *const f32,
+        a_rs: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        acc: bool,
+        scale: f32,
+    ) {
+        let mut lo = [_mm512_setzero_ps(); MR];
+        let mut hi = [_mm512_setzero_ps(); MR];
+        let rows: [*const f32; MR] = std::array::from_fn(|i| a.add(i * a_rs));
+        let mut b = b;
+        for p in 0..kc {
+            let b0 = _mm512_loadu_ps(b);
+            let b1 = _mm512_loadu_ps(b.add(16));
+            for i in 0..MR {
+                let ai = _mm512_set1_ps(*rows[i].add(p));
+                lo[i] = _mm512_fmadd_ps(ai, b0, lo[i]);
+                hi[i] = _mm512_fmadd_ps(ai, b1, hi[i]);
+            }
+            b = b.add(NR);
+        }
+        store(lo, hi, c, ldc, acc, scale);
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn store(
+        lo: [__m512; MR],
+        hi: [__m512; MR],
+        c: *mut f32,
+        ldc: usize,
+        acc: bool,
+        scale: f32,
+    ) {
+        let s = _mm512_set1_ps(scale);
+        for i in 0..MR {
+            let p = c.add(i * ldc);
+            if acc {
+                _mm512_storeu_ps(p, _mm512_fmadd_ps(s, lo[i], _mm512_loadu_ps(p)));
+                _mm512_storeu_ps(
+                    p.add(16),
+                    _mm512_fmadd_ps(s, hi[i], _mm512_loadu_ps(p.add(16))),
+                );
+            } else {
+                _mm512_storeu_ps(p, _mm512_mul_ps(s, lo[i]));
+                _mm512_storeu_ps(p.add(16), _mm512_mul_ps(s, hi[i]));
+            }
+        }
+    }
+
     /// 12×32 tile: 24 accumulators, two `B` vectors per step, `A` broadcast from memory.
     ///
     /// # Safety
@@ -430,20 +557,7 @@ mod avx512 {
             a = a.add(MR);
             b = b.add(NR);
         }
-        let s = _mm512_set1_ps(scale);
-        for i in 0..MR {
-            let p = c.add(i * ldc);
-            if acc {
-                _mm512_storeu_ps(p, _mm512_fmadd_ps(s, lo[i], _mm512_loadu_ps(p)));
-                _mm512_storeu_ps(
-                    p.add(16),
-                    _mm512_fmadd_ps(s, hi[i], _mm512_loadu_ps(p.add(16))),
-                );
-            } else {
-                _mm512_storeu_ps(p, _mm512_mul_ps(s, lo[i]));
-                _mm512_storeu_ps(p.add(16), _mm512_mul_ps(s, hi[i]));
-            }
-        }
+        store(lo, hi, c, ldc, acc, scale);
     }
 }
 
@@ -533,6 +647,8 @@ mod tests {
             (12, 32, 16),
             (25, 65, 321),
             (149, 40, 700),
+            (37, 32, 333),
+            (24, 20, 9),
         ];
         let mut tested = 0;
         for micro in [Micro::Avx512, Micro::Neon, Micro::Portable] {
