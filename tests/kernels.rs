@@ -51,8 +51,8 @@ fn every_kernel_path_matches_a_naive_product_on_odd_shapes() {
         (25, 65, 321),
         (149, 40, 700),
         (7, 96, 384),
-        (157, 1152, 384),
-        (50, 384, 1536),
+        (29, 1152, 384),
+        (17, 384, 1536),
         (37, 32, 333),
         (24, 20, 9),
     ];
@@ -188,10 +188,10 @@ fn every_kernel_path_matches_the_golden_vectors() {
     let picked: Vec<&Golden> = rows
         .iter()
         .enumerate()
-        .filter(|(i, r)| i % 5 == 0 || r.text.is_empty() || r.text.len() == longest)
+        .filter(|(i, r)| i % 9 == 0 || r.text.is_empty() || r.text.len() == longest)
         .map(|(_, r)| r)
         .collect();
-    assert!(picked.len() >= 10 && picked.iter().any(|r| r.text.is_empty()));
+    assert!(picked.len() >= 6 && picked.iter().any(|r| r.text.is_empty()));
     let texts: Vec<&str> = picked.iter().map(|r| r.text.as_str()).collect();
     let files = ModelFiles::from_dir(&common::real_model_dir()).unwrap();
     for kernel in runnable_paths("golden vectors") {
