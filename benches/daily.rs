@@ -103,6 +103,8 @@ fn cpu_model() -> String {
 }
 
 fn main() {
+    // Which CPU and kernels these figures come from (issue 14).
+    println!("{}", paperscout::embed::cpu_report());
     println!("cpu: {}", cpu_model());
     println!("threads: {}", rayon::current_num_threads());
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/arxiv-daily-cs-2026h1");

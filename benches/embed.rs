@@ -24,6 +24,8 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Which CPU and kernels these figures come from (issue 14).
+    println!("{}", paperscout::embed::cpu_report());
     // `cargo bench` passes `--bench`; `cargo test --benches` does not: keep that run short.
     let quick = !std::env::args().any(|a| a == "--bench");
     let n = if quick {
@@ -70,6 +72,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let embedder =
             Embedder::load_with_engine(&files, &Device::Cpu, engine)?.with_batch_options(batch);
+        let label = match embedder.kernel_path() {
+            Some(path) => format!("{label} [{}]", path.name()),
+            None => label.to_string(),
+        };
         let tokens: usize = texts
             .iter()
             .map(|t| embedder.tokenize(t).map(|ids| ids.len()))
@@ -80,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let secs = start.elapsed().as_secs_f64();
         assert_eq!(vectors.len(), texts.len());
         println!(
-            "{label:<18} threads={} batch_tokens={} texts={} tokens={} secs={:.2} texts/s={:.2} tokens/s={:.0}",
+            "{label:<27} threads={} batch_tokens={} texts={} tokens={} secs={:.2} texts/s={:.2} tokens/s={:.0}",
             rayon::current_num_threads(),
             batch.max_batch_tokens,
             texts.len(),

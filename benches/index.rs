@@ -36,6 +36,8 @@ const BUILD_THREADS: usize = 2;
 const DIM: usize = 384;
 
 fn main() {
+    // Which CPU and kernels these figures come from (issue 14).
+    println!("{}", paperscout::embed::cpu_report());
     let full = std::env::var_os("PAPERSCOUT_BENCH_FULL").is_some();
     // Which sets to run: `may`, `drawn`, `synthetic` (comma-separated).
     let sets = std::env::var("PAPERSCOUT_BENCH_SETS")

@@ -18,6 +18,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    // Which CPU and kernels these figures come from (issue 14).
+    println!("{}", paperscout::embed::cpu_report());
     // A relative PAPERSCOUT_DATA (and the default) is taken from the repository root.
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join(paperscout::eval::default_corpus());
     let t = Instant::now();

@@ -31,6 +31,8 @@ fn fail(e: impl std::fmt::Display) -> ! {
 }
 
 fn main() {
+    // Which CPU and kernels these figures come from (issue 14).
+    println!("{}", paperscout::embed::cpu_report());
     // A relative PAPERSCOUT_DATA (and the default) is taken from the repository root.
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join(paperscout::eval::default_corpus());
     let corpus = EvalCorpus::load_dir(&data, None).unwrap_or_else(|e| {

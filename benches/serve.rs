@@ -246,6 +246,8 @@ fn run_phase(load: &Arc<Load>, name: &str, pid: u32) {
 }
 
 fn main() {
+    // Which CPU and kernels these figures come from (issue 14).
+    println!("{}", paperscout::embed::cpu_report());
     let data = paperscout::eval::default_corpus(); // $PAPERSCOUT_DATA, else ../shared/data
     let corpus = EvalCorpus::load_dir(&data, None).unwrap_or_else(|e| fail(e));
     let n = corpus.papers().len();

@@ -47,3 +47,7 @@ if [ "$PAPERSCOUT_DATA_PRESENT" = no ]; then
         "get it (README, Tests) and set PAPERSCOUT_DATA"
 fi
 cargo test --locked "$@"
+# The matrix-product kernels (their own crate): each microkernel this CPU runs against
+# a naive product.
+cargo test --locked -p paperscout-sgemm
+scripts/check-aarch64.sh

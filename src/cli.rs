@@ -449,7 +449,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Recommend(ref args) => run_recommend(&library()?, args),
         Command::Similar(ref args) => run_similar(&library()?, args),
         Command::Search(ref args) => run_search(&library()?, &models(&args.model)?, args),
-        Command::Embed(ref args) => run_embed(&models(&args.model)?, args),
+        Command::Embed(ref args) => {
+            // -v: which CPU and kernels the figures come from (issue 14).
+            if cli.global.verbose > 0 {
+                eprintln!("{}", crate::embed::cpu_report());
+            }
+            run_embed(&models(&args.model)?, args)
+        }
         Command::Fetch(ref args) => run_fetch(&library()?, &models(&args.model)?, args),
         Command::Daily(ref args) => run_daily(&library()?, &models(&args.model)?, args),
         Command::Config(ConfigCommand::Show) => {

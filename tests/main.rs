@@ -14,6 +14,7 @@ mod hardening_library;
 mod index_search;
 mod ingest;
 mod job;
+mod kernels;
 mod library;
 mod rank;
 mod recommend;

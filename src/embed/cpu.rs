@@ -24,7 +24,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 use rayon::prelude::*;
 
-use super::kernels;
+use super::kernels::{self, KernelPath, Weight};
 use super::Pooling;
 use crate::error::{Error, Result};
 
@@ -35,14 +35,14 @@ struct LayerNorm {
 
 struct Layer {
     /// Query, key and value weights stacked: `[3·hidden, hidden]`, row-major (out, in).
-    qkv_w: Vec<f32>,
+    qkv_w: Weight,
     qkv_b: Vec<f32>,
-    out_w: Vec<f32>,
+    out_w: Weight,
     out_b: Vec<f32>,
     attn_norm: LayerNorm,
-    up_w: Vec<f32>,
+    up_w: Weight,
     up_b: Vec<f32>,
-    down_w: Vec<f32>,
+    down_w: Weight,
     down_b: Vec<f32>,
     ffn_norm: LayerNorm,
 }
@@ -62,12 +62,27 @@ pub struct CpuBert {
     token_type0: Vec<f32>,
     embed_norm: LayerNorm,
     layers: Vec<Layer>,
+    /// The kernels every product of this model runs on (weights are packed for it).
+    path: KernelPath,
 }
 
 impl CpuBert {
-    /// Read the weights of `config` from a safetensors file. Names and shapes are
-    /// checked; any mismatch is an error naming the file.
+    /// Read the weights of `config` from a safetensors file, for the best kernels this
+    /// CPU runs ([`KernelPath::select`]: `PAPERSCOUT_KERNEL` may name one). Names and
+    /// shapes are checked; any mismatch is an error naming the file.
     pub fn load(path: &Path, config: &BertConfig) -> Result<Self> {
+        let kernel = KernelPath::select().map_err(Error::Invalid)?;
+        Self::load_with_kernel(path, config, kernel)
+    }
+
+    /// [`Self::load`] on a chosen kernel path; an error when this CPU cannot run it.
+    pub fn load_with_kernel(path: &Path, config: &BertConfig, kernel: KernelPath) -> Result<Self> {
+        if let Err(why) = kernel.check() {
+            return Err(Error::Invalid(format!(
+                "kernel path {}: this CPU cannot run it ({why})",
+                kernel.name()
+            )));
+        }
         let bad = |e: candle_core::Error| {
             Error::model_file(
                 path,
@@ -102,20 +117,21 @@ impl CpuBert {
             let l = vb.pp(format!("encoder.layer.{n}"));
             let attn = l.pp("attention");
             let mut qkv_w = get(&attn, &[h, h], "self.query.weight")?;
+            let weight = |w: Vec<f32>, k: usize, n: usize| Weight::new(kernel, w, k, n);
             qkv_w.extend(get(&attn, &[h, h], "self.key.weight")?);
             qkv_w.extend(get(&attn, &[h, h], "self.value.weight")?);
             let mut qkv_b = get(&attn, &[h], "self.query.bias")?;
             qkv_b.extend(get(&attn, &[h], "self.key.bias")?);
             qkv_b.extend(get(&attn, &[h], "self.value.bias")?);
             layers.push(Layer {
-                qkv_w,
+                qkv_w: weight(qkv_w, h, 3 * h),
                 qkv_b,
-                out_w: get(&attn, &[h, h], "output.dense.weight")?,
+                out_w: weight(get(&attn, &[h, h], "output.dense.weight")?, h, h),
                 out_b: get(&attn, &[h], "output.dense.bias")?,
                 attn_norm: norm(&attn.pp("output.LayerNorm"))?,
-                up_w: get(&l, &[i, h], "intermediate.dense.weight")?,
+                up_w: weight(get(&l, &[i, h], "intermediate.dense.weight")?, h, i),
                 up_b: get(&l, &[i], "intermediate.dense.bias")?,
-                down_w: get(&l, &[h, i], "output.dense.weight")?,
+                down_w: weight(get(&l, &[h, i], "output.dense.weight")?, i, h),
                 down_b: get(&l, &[h], "output.dense.bias")?,
                 ffn_norm: norm(&l.pp("output.LayerNorm"))?,
             });
@@ -137,7 +153,13 @@ impl CpuBert {
             token_type0: token_types[..h].to_vec(),
             embed_norm: norm(&emb.pp("LayerNorm"))?,
             layers,
+            path: kernel,
         })
+    }
+
+    /// The kernel path this model's products run on.
+    pub fn kernel_path(&self) -> KernelPath {
+        self.path
     }
 
     /// Pooled, L2-normalised sentence vectors for tokenized texts, in input order.
@@ -243,7 +265,7 @@ impl CpuBert {
             // ctx ← ctx·Woᵀ + b, then x ← LN(ctx + x). The product needs a separate
             // destination, so it goes to `qkv`'s first `tokens × h` floats.
             let attn_out = &mut qkv[..tokens * h];
-            linear(attn_out, &ctx, &layer.out_w, &layer.out_b, tokens, h, h);
+            self.linear(attn_out, &ctx, &layer.out_w, &layer.out_b, tokens);
             kernels::add_layer_norm(
                 attn_out,
                 &x,
@@ -253,29 +275,13 @@ impl CpuBert {
             );
             x.copy_from_slice(attn_out);
 
-            linear(
-                &mut up,
-                &x,
-                &layer.up_w,
-                &layer.up_b,
-                tokens,
-                h,
-                self.intermediate,
-            );
+            self.linear(&mut up, &x, &layer.up_w, &layer.up_b, tokens);
             match self.act {
                 HiddenAct::Gelu => kernels::gelu_erf(&mut up),
                 HiddenAct::GeluApproximate => kernels::gelu_tanh(&mut up),
                 HiddenAct::Relu => up.iter_mut().for_each(|v| *v = v.max(0.0)),
             }
-            linear(
-                &mut ctx,
-                &up,
-                &layer.down_w,
-                &layer.down_b,
-                tokens,
-                self.intermediate,
-                h,
-            );
+            self.linear(&mut ctx, &up, &layer.down_w, &layer.down_b, tokens);
             kernels::add_layer_norm(
                 &mut ctx,
                 &x,
@@ -325,7 +331,7 @@ impl CpuBert {
         let tokens = x.len() / h;
         let d = h / self.heads;
         let ld = 3 * h;
-        linear(qkv, x, &layer.qkv_w, &layer.qkv_b, tokens, h, 3 * h);
+        self.linear(qkv, x, &layer.qkv_w, &layer.qkv_b, tokens);
         let scale = 1.0 / (d as f32).sqrt();
         let mut start = 0;
         for ids in texts {
@@ -337,21 +343,24 @@ impl CpuBert {
                 let k = &block[h + head * d..];
                 let v = &block[2 * h + head * d..];
                 // scores[l×l] = scale · q[l×d] · kᵀ (k rows read as columns).
-                kernels::matmul(l, l, d, s, l, false, q, ld, k, 1, ld, scale);
+                kernels::matmul_on(self.path, l, l, d, s, l, false, q, ld, k, 1, ld, scale);
                 kernels::softmax_rows(s, l);
                 // ctx rows of this text, this head's columns = scores · v.
                 let out = &mut ctx[start * h + head * d..];
-                kernels::matmul(l, d, l, out, h, false, s, l, v, ld, 1, 1.0);
+                kernels::matmul_on(self.path, l, d, l, out, h, false, s, l, v, ld, 1, 1.0);
             }
             start += l;
         }
     }
 }
 
-/// `out[rows×n] = input[rows×k] · wᵀ + b`, `w` stored `[n×k]` (out, in).
-fn linear(out: &mut [f32], input: &[f32], w: &[f32], b: &[f32], rows: usize, k: usize, n: usize) {
-    for r in out[..rows * n].chunks_exact_mut(n) {
-        r.copy_from_slice(b);
+impl CpuBert {
+    /// `out[rows×n] = input[rows×k] · wᵀ + b`, `w` stored `[n×k]` (out, in).
+    fn linear(&self, out: &mut [f32], input: &[f32], w: &Weight, b: &[f32], rows: usize) {
+        let n = b.len();
+        for r in out[..rows * n].chunks_exact_mut(n) {
+            r.copy_from_slice(b);
+        }
+        w.accumulate(self.path, out, input, rows);
     }
-    kernels::matmul(rows, n, k, out, n, true, input, k, w, 1, k, 1.0);
 }

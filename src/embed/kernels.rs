@@ -6,6 +6,221 @@
 //! inside a `#[target_feature(enable = "avx2,fma")]` function chosen at run time, so
 //! one binary runs everywhere and uses 8-wide vectors where the CPU has them.
 
+use paperscout_sgemm::{self as sgemm, Micro, PackedB};
+
+/// Which code runs the encoder's matrix products, chosen once per model load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelPath {
+    /// Our packed sgemm with a 12×32 AVX-512 microkernel (x86_64 with `avx512f`);
+    /// `Linear` weights prepacked at load.
+    Avx512,
+    /// The `gemm` crate (its AVX2+FMA microkernels): x86_64 CPUs with AVX2 but no
+    /// AVX-512, the path all CPUs took before.
+    Avx2,
+    /// Our packed sgemm with a NEON microkernel (aarch64).
+    Neon,
+    /// Our packed sgemm in plain Rust: any CPU; the fallback where none of the above runs.
+    Portable,
+}
+
+impl KernelPath {
+    /// Every path, in order of preference.
+    pub const ALL: [KernelPath; 4] = [
+        KernelPath::Avx512,
+        KernelPath::Avx2,
+        KernelPath::Neon,
+        KernelPath::Portable,
+    ];
+
+    /// The short name (`avx512`, `avx2`, `neon`, `portable`), as `PAPERSCOUT_KERNEL` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelPath::Avx512 => "avx512",
+            KernelPath::Avx2 => "avx2",
+            KernelPath::Neon => "neon",
+            KernelPath::Portable => "portable",
+        }
+    }
+
+    /// What runs on this path, for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            KernelPath::Avx512 => {
+                "avx512: packed sgemm, 12x32 AVX-512 microkernel, weights prepacked"
+            }
+            KernelPath::Avx2 => "avx2: gemm crate (AVX2+FMA microkernels)",
+            KernelPath::Neon => "neon: packed sgemm, 12x32 NEON microkernel, weights prepacked",
+            KernelPath::Portable => {
+                "portable: packed sgemm, plain Rust microkernel, weights prepacked"
+            }
+        }
+    }
+
+    /// Whether this CPU can run the path; when not, the reason (the missing feature).
+    pub fn check(self) -> std::result::Result<(), &'static str> {
+        match self {
+            KernelPath::Avx512 => {
+                if Micro::Avx512.supported() {
+                    Ok(())
+                } else if cfg!(target_arch = "x86_64") {
+                    Err("no avx512f")
+                } else {
+                    Err("not x86_64")
+                }
+            }
+            KernelPath::Avx2 => {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+                    {
+                        Ok(())
+                    } else {
+                        Err("no avx2+fma")
+                    }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    Err("not x86_64")
+                }
+            }
+            KernelPath::Neon => {
+                if Micro::Neon.supported() {
+                    Ok(())
+                } else {
+                    Err("not aarch64")
+                }
+            }
+            KernelPath::Portable => Ok(()),
+        }
+    }
+
+    /// The best path this CPU runs, unless `PAPERSCOUT_KERNEL` names one (an error when
+    /// the name is unknown or the CPU cannot run it).
+    pub fn select() -> std::result::Result<KernelPath, String> {
+        match std::env::var("PAPERSCOUT_KERNEL") {
+            Ok(v) if !v.trim().is_empty() && v.trim() != "auto" => {
+                let path = v.parse::<KernelPath>()?;
+                path.check().map_err(|why| {
+                    format!(
+                        "PAPERSCOUT_KERNEL={v}: this CPU cannot run the {} kernels ({why})",
+                        path.name()
+                    )
+                })?;
+                Ok(path)
+            }
+            _ => Ok(Self::best()),
+        }
+    }
+
+    /// The best path this CPU runs.
+    pub fn best() -> KernelPath {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.check().is_ok())
+            .unwrap_or(KernelPath::Portable)
+    }
+
+    /// Our microkernel behind the path; `None` for the `gemm` crate.
+    fn micro(self) -> Option<Micro> {
+        match self {
+            KernelPath::Avx512 => Some(Micro::Avx512),
+            KernelPath::Neon => Some(Micro::Neon),
+            KernelPath::Portable => Some(Micro::Portable),
+            KernelPath::Avx2 => None,
+        }
+    }
+}
+
+impl std::str::FromStr for KernelPath {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        KernelPath::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                format!("unknown kernel path {s:?}: expected avx512, avx2, neon or portable")
+            })
+    }
+}
+
+/// A right-hand matrix used many times (a `Linear` weight, `[n × k]` row-major, read as
+/// its transpose): packed once for our kernels, kept as is for the `gemm` crate.
+pub struct Weight {
+    k: usize,
+    n: usize,
+    raw: Vec<f32>,
+    packed: Option<PackedB>,
+}
+
+impl Weight {
+    /// `w` is `[n × k]` (out, in). Panics if it is not `n · k` long (a caller bug).
+    pub fn new(path: KernelPath, w: Vec<f32>, k: usize, n: usize) -> Weight {
+        assert_eq!(w.len(), n * k, "weight of the wrong size");
+        match path.micro() {
+            Some(_) => Weight {
+                k,
+                n,
+                packed: Some(PackedB::new(k, n, &w, 1, k)),
+                raw: Vec::new(),
+            },
+            None => Weight {
+                k,
+                n,
+                raw: w,
+                packed: None,
+            },
+        }
+    }
+
+    /// `out[rows×n] += input[rows×k] · wᵀ` (rows `n` and `k` apart).
+    pub fn accumulate(&self, path: KernelPath, out: &mut [f32], input: &[f32], rows: usize) {
+        match (&self.packed, path.micro()) {
+            (Some(packed), Some(micro)) => {
+                sgemm::sgemm(micro, rows, out, self.n, true, input, self.k, packed, 1.0)
+            }
+            _ => {
+                assert!(
+                    !self.raw.is_empty() || self.n * self.k == 0,
+                    "weight packed for another path"
+                );
+                matmul(
+                    rows, self.n, self.k, out, self.n, true, input, self.k, &self.raw, 1, self.k,
+                    1.0,
+                )
+            }
+        }
+    }
+}
+
+/// [`matmul`] on a chosen path: the `gemm` crate for [`KernelPath::Avx2`], our packed
+/// sgemm (packing `b` on the fly) otherwise. Same arguments and panics as [`matmul`].
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_on(
+    path: KernelPath,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    a: &[f32],
+    a_rs: usize,
+    b: &[f32],
+    b_rs: usize,
+    b_cs: usize,
+    scale: f32,
+) {
+    match path.micro() {
+        Some(micro) => sgemm::sgemm_strided(
+            micro, m, n, k, dst, dst_rs, accumulate, a, a_rs, b, b_rs, b_cs, scale,
+        ),
+        None => matmul(
+            m, n, k, dst, dst_rs, accumulate, a, a_rs, b, b_rs, b_cs, scale,
+        ),
+    }
+}
+
 /// `dst[m×n] = (accumulate ? dst : 0) + scale · a[m×k] · b[k×n]`, all row-major with
 /// explicit strides (in elements): `a` rows are `a_rs` apart, `b` element `(i, j)` is at
 /// `i·b_rs + j·b_cs` (so `b_rs = 1, b_cs = ld` reads a row-major `[n×k]` matrix as its

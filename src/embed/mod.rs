@@ -16,10 +16,15 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 use crate::error::{Error, Result};
 
 mod cpu;
+mod cpuinfo;
 pub mod kernels;
 mod tensor;
 
+/// Our packed f32 matrix product (the `paperscout-sgemm` path crate).
+pub use paperscout_sgemm as sgemm;
+
 pub use cpu::CpuBert;
+pub use cpuinfo::cpu_report;
 pub use tensor::TensorBert;
 
 /// Characters of text handed to the tokenizer per token the model reads
@@ -402,6 +407,32 @@ impl Embedder {
         engine: Engine,
         dtype: DType,
     ) -> Result<Self> {
+        Self::load_inner(files, device, engine, dtype, None)
+    }
+
+    /// Load a model for our CPU encoder (f32) with its products on a chosen kernel path
+    /// instead of the best one: tests and benchmarks compare the paths. An error when
+    /// this CPU cannot run the path.
+    pub fn load_with_kernel(files: &ModelFiles, kernel: kernels::KernelPath) -> Result<Self> {
+        Self::load_inner(files, &Device::Cpu, Engine::Auto, DType::F32, Some(kernel))
+    }
+
+    /// The kernel path of the matrix products when our CPU encoder runs; `None` for
+    /// the Candle engines.
+    pub fn kernel_path(&self) -> Option<kernels::KernelPath> {
+        match &self.encoder {
+            Encoder::Cpu(cpu) => Some(cpu.kernel_path()),
+            _ => None,
+        }
+    }
+
+    fn load_inner(
+        files: &ModelFiles,
+        device: &Device,
+        engine: Engine,
+        dtype: DType,
+        kernel: Option<kernels::KernelPath>,
+    ) -> Result<Self> {
         if !matches!(dtype, DType::F32 | DType::F16 | DType::BF16) {
             return Err(Error::Invalid(format!(
                 "dtype {dtype:?}: expected f32, f16 or bf16"
@@ -479,9 +510,10 @@ impl Embedder {
         tokenizer.with_padding(None);
 
         let encoder = match (engine, device, dtype) {
-            (Engine::Auto, Device::Cpu, DType::F32) => {
-                Encoder::Cpu(CpuBert::load(&files.weights, &config)?)
-            }
+            (Engine::Auto, Device::Cpu, DType::F32) => Encoder::Cpu(match kernel {
+                Some(k) => CpuBert::load_with_kernel(&files.weights, &config, k)?,
+                None => CpuBert::load(&files.weights, &config)?,
+            }),
             (Engine::Auto | Engine::Candle, _, DType::F32) => {
                 Encoder::Candle(load_weights(&files.weights, &config, device)?)
             }

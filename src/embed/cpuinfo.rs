@@ -1,0 +1,82 @@
+//! What CPU this is and which kernels run on it, for benchmarks and `embed -v`: figures
+//! from different machines must be told apart.
+
+use super::kernels::KernelPath;
+
+/// The instruction sets reported, in this order.
+const FLAGS: [&str; 5] = ["avx2", "fma", "avx512f", "avx512_vnni", "neon"];
+
+/// Three lines: the CPU model and logical CPU count, which of avx2 / fma / avx512f /
+/// avx512_vnni / neon it has, and the kernel path the CPU encoder takes (honouring
+/// `PAPERSCOUT_KERNEL`). Read from `/proc/cpuinfo` where there is one, else from the
+/// run-time feature checks alone.
+pub fn cpu_report() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |names: &[&str]| -> Option<String> {
+        info.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            names
+                .contains(&key.trim())
+                .then(|| value.trim().to_string())
+        })
+    };
+    let model = field(&["model name", "Model", "cpu model", "Hardware"])
+        .or_else(|| {
+            // aarch64 Linux: implementer and part numbers only.
+            let imp = field(&["CPU implementer"])?;
+            let part = field(&["CPU part"])?;
+            Some(format!("implementer {imp} part {part}"))
+        })
+        .unwrap_or_else(|| "unknown".to_string());
+    let listed: Vec<String> = field(&["flags", "Features"])
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let has = |flag: &str| -> bool {
+        match flag {
+            // NEON is "asimd" in aarch64's /proc/cpuinfo, and part of every aarch64 CPU.
+            "neon" => cfg!(target_arch = "aarch64") || listed.iter().any(|f| f == "asimd"),
+            _ => listed.iter().any(|f| f == flag) || detected(flag),
+        }
+    };
+    let (present, absent): (Vec<&str>, Vec<&str>) = FLAGS.iter().partition(|f| has(f));
+    let threads = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let path = match KernelPath::select() {
+        Ok(p) => p.describe().to_string(),
+        Err(e) => format!("none ({e})"),
+    };
+    format!(
+        "cpu: {model} ({threads} logical CPUs, {})\nflags: {} (absent: {})\nkernel path: {path}",
+        std::env::consts::ARCH,
+        if present.is_empty() {
+            "none".to_string()
+        } else {
+            present.join(" ")
+        },
+        if absent.is_empty() {
+            "none".to_string()
+        } else {
+            absent.join(" ")
+        },
+    )
+}
+
+/// The run-time check the kernels use, where there is one for `flag`.
+fn detected(flag: &str) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match flag {
+            "avx2" => std::is_x86_feature_detected!("avx2"),
+            "fma" => std::is_x86_feature_detected!("fma"),
+            "avx512f" => std::is_x86_feature_detected!("avx512f"),
+            "avx512_vnni" => std::is_x86_feature_detected!("avx512vnni"),
+            _ => false,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = flag;
+        false
+    }
+}

@@ -1,0 +1,290 @@
+//! The matrix-product kernel paths (issue 14): each path this CPU runs against a naive
+//! product on shapes with edge tiles, and the real model on each path against the
+//! golden sentence-transformers vectors. A path this CPU cannot run is printed as not
+//! tested and is not counted as passed.
+
+use std::time::Instant;
+
+use candle_core::Device;
+use paperscout::embed::kernels::{self, KernelPath, Weight};
+use paperscout::embed::{cpu_report, Embedder, Engine, ModelFiles};
+
+use crate::common::{self, cosine, Tiny};
+
+/// Deterministic values in [-1, 1).
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6_364_136_223_846_793_005) | 1;
+    (0..len)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// The paths this CPU runs; a line for each one it does not.
+fn runnable_paths(what: &str) -> Vec<KernelPath> {
+    let mut run = Vec::new();
+    for path in KernelPath::ALL {
+        match path.check() {
+            Ok(()) => run.push(path),
+            Err(why) => println!(
+                "kernel path {}: not tested on this CPU ({why}) [{what}]",
+                path.name()
+            ),
+        }
+    }
+    run
+}
+
+#[test]
+fn every_kernel_path_matches_a_naive_product_on_odd_shapes() {
+    // Shapes that leave partial tiles in rows and columns (tiles are 12×32 for our
+    // kernels), k split into several passes (> 320), and the real model's shapes.
+    let shapes = [
+        (1, 1, 1),
+        (1, 33, 7),
+        (13, 31, 5),
+        (12, 32, 16),
+        (25, 65, 321),
+        (149, 40, 700),
+        (7, 96, 384),
+        (29, 1152, 384),
+        (17, 384, 1536),
+        (37, 32, 333),
+        (24, 20, 9),
+    ];
+    let paths = runnable_paths("naive product");
+    assert!(
+        paths.contains(&KernelPath::Portable),
+        "portable always runs"
+    );
+    for &path in &paths {
+        for &(m, n, k) in &shapes {
+            let (a_rs, dst_rs) = (k + 3, n + 5);
+            let a = values(m * a_rs, 1 + m as u64);
+            // A Linear weight: row-major [n×k], read transposed.
+            let w = values(n * k, 2 + n as u64);
+            let mut want = vec![0.0f64; m * n];
+            for i in 0..m {
+                for j in 0..n {
+                    want[i * n + j] = (0..k)
+                        .map(|p| a[i * a_rs + p] as f64 * w[j * k + p] as f64)
+                        .sum();
+                }
+            }
+            let tol = 2e-6 * k as f64 + 1e-6;
+            // The same matrix as row-major [k×n] with padded rows (b_cs = 1).
+            let b_rs = n + 2;
+            let mut b = vec![9.0f32; k * b_rs];
+            for p in 0..k {
+                for j in 0..n {
+                    b[p * b_rs + j] = w[j * k + p];
+                }
+            }
+            let init = values(m * dst_rs, 3);
+            for accumulate in [false, true] {
+                let mut d1 = init.clone();
+                kernels::matmul_on(
+                    path, m, n, k, &mut d1, dst_rs, accumulate, &a, a_rs, &w, 1, k, 0.5,
+                );
+                let mut d2 = init.clone();
+                kernels::matmul_on(
+                    path, m, n, k, &mut d2, dst_rs, accumulate, &a, a_rs, &b, b_rs, 1, 0.5,
+                );
+                for i in 0..m {
+                    for j in 0..dst_rs {
+                        let at = i * dst_rs + j;
+                        let expect = if j >= n {
+                            init[at] as f64 // past the product's columns: untouched
+                        } else {
+                            (if accumulate { init[at] as f64 } else { 0.0 }) + 0.5 * want[i * n + j]
+                        };
+                        for (name, d) in [("transposed", &d1), ("row-major", &d2)] {
+                            assert!(
+                                (d[at] as f64 - expect).abs() < tol,
+                                "{} {name} {m}x{n}x{k} accumulate={accumulate} at ({i},{j}): {} vs {expect}",
+                                path.name(),
+                                d[at]
+                            );
+                        }
+                    }
+                }
+            }
+            // The prepacked weight (dst rows exactly n apart, always accumulating).
+            let a_dense: Vec<f32> = (0..m)
+                .flat_map(|i| a[i * a_rs..i * a_rs + k].to_vec())
+                .collect();
+            let weight = Weight::new(path, w.clone(), k, n);
+            let mut d3 = vec![1.0f32; m * n];
+            weight.accumulate(path, &mut d3, &a_dense, m);
+            for (at, (&got, &dot)) in d3.iter().zip(&want).enumerate() {
+                assert!(
+                    (got as f64 - (1.0 + dot)).abs() < tol,
+                    "{} prepacked {m}x{n}x{k} at {at}: {got} vs {}",
+                    path.name(),
+                    1.0 + dot
+                );
+            }
+        }
+        println!("kernel path {}: matches the naive product", path.name());
+    }
+}
+
+#[test]
+fn every_kernel_path_equals_candle_on_a_tiny_model() {
+    // hidden 32, 4 heads of 8, intermediate 64: every product is an edge tile.
+    let (_tmp, dir) = common::tiny_model(&Tiny {
+        seed: 5,
+        ..Tiny::default()
+    });
+    let files = ModelFiles::from_dir(&dir).unwrap();
+    let texts = [
+        "the",
+        "",
+        "we propose a new graph neural network",
+        "the results show a new deep learning method of the paper and the data set of the robot policy",
+    ];
+    let stock = Embedder::load_with_engine(&files, &Device::Cpu, Engine::Candle)
+        .unwrap()
+        .embed(&texts)
+        .unwrap();
+    for path in runnable_paths("tiny model") {
+        let e = Embedder::load_with_kernel(&files, path).unwrap();
+        assert_eq!(e.kernel_path(), Some(path));
+        let got = e.embed(&texts).unwrap();
+        for (i, (a, b)) in got.iter().zip(&stock).enumerate() {
+            let c = cosine(a, b);
+            assert!(c > 0.99999, "{} text {i}: cosine {c}", path.name());
+        }
+        println!(
+            "kernel path {}: equals Candle on the tiny model",
+            path.name()
+        );
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Golden {
+    id: String,
+    text: String,
+    embedding: Vec<f32>,
+}
+
+/// The real model on every path this CPU runs against sentence-transformers' vectors:
+/// the empty row, the longest (truncated) row and a spread of others, in one batch.
+#[test]
+fn every_kernel_path_matches_the_golden_vectors() {
+    let path = common::fixture("golden/minilm-golden.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let rows: Vec<Golden> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let longest = rows.iter().map(|r| r.text.len()).max().unwrap();
+    let picked: Vec<&Golden> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| i % 9 == 0 || r.text.is_empty() || r.text.len() == longest)
+        .map(|(_, r)| r)
+        .collect();
+    assert!(picked.len() >= 6 && picked.iter().any(|r| r.text.is_empty()));
+    let texts: Vec<&str> = picked.iter().map(|r| r.text.as_str()).collect();
+    let files = ModelFiles::from_dir(&common::real_model_dir()).unwrap();
+    for kernel in runnable_paths("golden vectors") {
+        let e = Embedder::load_with_kernel(&files, kernel).unwrap();
+        let vectors = e.embed(&texts).unwrap();
+        for (row, v) in picked.iter().zip(&vectors) {
+            let c = cosine(v, &row.embedding);
+            assert!(
+                c > 0.9999,
+                "kernel path {}: golden row {} cosine {c}",
+                kernel.name(),
+                row.id
+            );
+        }
+        println!(
+            "kernel path {}: {} golden rows match (cosine > 0.9999)",
+            kernel.name(),
+            picked.len()
+        );
+    }
+}
+
+#[test]
+fn cpu_report_names_the_cpu_and_the_path() {
+    let report = cpu_report();
+    assert!(report.contains("cpu: "), "{report}");
+    assert!(report.contains("kernel path: "), "{report}");
+    assert!(
+        report.contains(KernelPath::best().name()),
+        "the best path is named: {report}"
+    );
+}
+
+#[test]
+fn unknown_or_unrunnable_kernel_paths_are_refused() {
+    assert!("avx1024".parse::<KernelPath>().is_err());
+    let (_tmp, dir) = common::tiny_model(&Tiny::default());
+    let files = ModelFiles::from_dir(&dir).unwrap();
+    for path in KernelPath::ALL {
+        if let Err(why) = path.check() {
+            let err = Embedder::load_with_kernel(&files, path)
+                .err()
+                .expect("refused");
+            assert!(err.to_string().contains(why), "{err}");
+        }
+    }
+}
+
+/// GFLOP/s of each path on the encoder's shapes (one thread):
+/// `cargo test --release --test integration kernel_gflops -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement: prints GFLOP/s per kernel path"]
+fn kernel_gflops() {
+    println!("{}", cpu_report());
+    // (m, n, k): a 4096-token sub-batch through QKV, attention out, FFN up and down,
+    // then one text of 240 tokens through one head's two attention products.
+    let shapes = [
+        ("qkv", 4096, 1152, 384),
+        ("attn_out", 4096, 384, 384),
+        ("ffn_up", 4096, 1536, 384),
+        ("ffn_down", 4096, 384, 1536),
+        ("scores", 240, 240, 32),
+        ("context", 240, 32, 240),
+    ];
+    for path in runnable_paths("gflops") {
+        for &(name, m, n, k) in &shapes {
+            let a = values(m * k, 1);
+            let w = values(n * k, 2);
+            let mut d = vec![0.0f32; m * n];
+            let weight = Weight::new(path, w.clone(), k, n);
+            let dense = k >= 384;
+            let flops = 2.0 * (m * n * k) as f64;
+            let reps = (4e10 / flops).ceil() as usize;
+            let run = |d: &mut [f32]| {
+                if dense {
+                    weight.accumulate(path, d, &a, m)
+                } else {
+                    // scores read k transposed; context reads v row-major, as attention does.
+                    let (b_rs, b_cs) = if name == "scores" { (1, k) } else { (n, 1) };
+                    kernels::matmul_on(path, m, n, k, d, n, false, &a, k, &w, b_rs, b_cs, 1.0)
+                }
+            };
+            run(&mut d);
+            let start = Instant::now();
+            for _ in 0..reps {
+                run(&mut d);
+            }
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "{:<9} {name:<9} {m}x{n}x{k}: {:.1} GFLOP/s",
+                path.name(),
+                flops * reps as f64 / secs / 1e9
+            );
+        }
+    }
+}
