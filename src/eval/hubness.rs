@@ -113,7 +113,11 @@ pub struct HubPenalty {
 
 impl Ranker for HubPenalty {
     fn name(&self) -> String {
-        format!("{} − {} × hub", self.inner.name, self.lambda)
+        if self.lambda < 0.0 {
+            format!("{} + {} × centrality", self.inner.name, -self.lambda)
+        } else {
+            format!("{} − {} × centrality", self.inner.name, self.lambda)
+        }
     }
     fn tfidf(&self) -> Option<rank::TfidfConfig> {
         self.inner.tfidf()

@@ -390,7 +390,10 @@ pub fn evaluate_with(
         }));
     }
     if opts.hubness {
-        for lambda in [0.25, 0.5, 1.0] {
+        // Positive: away from the mean direction (the usual hub correction); negative:
+        // towards it (against outliers, which a model trained against library samples
+        // favours).
+        for lambda in [-0.5, -0.25, 0.25, 0.5] {
             rankers.push(Box::new(hubness::HubPenalty {
                 inner: ProfileRanker {
                     name: opts.paperscout.name.clone(),
