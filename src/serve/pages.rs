@@ -449,6 +449,7 @@ async fn today(
             categories: Vec::new(),
             include_seen: false,
             record: true,
+            collection: None,
         };
         let out = api::recommend(&s, &req)?;
         Ok((latest, Some(out)))
