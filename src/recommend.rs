@@ -415,24 +415,42 @@ pub fn recommend_feed_with(
         .map(|&(k, p, _)| text_rows.get(k, p))
         .collect();
     let rows = Rows::new(&vectors, lib.dimension(), &rows)?;
-    // (calibrated score, model) of each candidate: its best collection.
-    let mut best: Vec<(f32, usize)> = vec![(f32::NEG_INFINITY, 0); candidates.len()];
+    if models.is_empty() {
+        return Err(Error::Invalid(format!(
+            "profile {}: no trained model to rank with",
+            profile.user
+        )));
+    }
+    // (calibrated score, margin, model) of each candidate: its best collection. The
+    // margin breaks ties of the score (calibrated scores stop at 1).
+    let mut best: Vec<(f32, f32, usize)> =
+        vec![(f32::NEG_INFINITY, f32::NEG_INFINITY, 0); candidates.len()];
     for (m, t) in models.iter().enumerate() {
         for (b, margin) in best.iter_mut().zip(t.model.score(&rows)?) {
             let s = t.calibration.apply(margin);
-            if s > b.0 {
-                *b = (s, m);
+            if s > b.0 || (s == b.0 && margin > b.1) {
+                *b = (s, margin, m);
             }
         }
     }
-    let scores: Vec<f32> = best.iter().map(|b| b.0).collect();
-    Ok(rank::top_k(&scores, opts.top)
+    let mut order: Vec<usize> = (0..candidates.len())
+        .filter(|&k| !best[k].0.is_nan())
+        .filter(|&k| opts.min_score.is_none_or(|m| best[k].0 >= m))
+        .collect();
+    order.sort_by(|&a, &b| {
+        best[b]
+            .0
+            .total_cmp(&best[a].0)
+            .then(best[b].1.total_cmp(&best[a].1))
+            .then(a.cmp(&b))
+    });
+    order.truncate(opts.top);
+    Ok(order
         .into_iter()
-        .filter(|&k| opts.min_score.is_none_or(|m| scores[k] >= m))
         .enumerate()
         .map(|(i, k)| {
             let (_, paper, v) = candidates[k];
-            let (score, m) = best[k];
+            let (score, _, m) = best[k];
             let t = &models[m];
             let mut it = item(i + 1, paper, score, t.because(v));
             it.collection = t.collection.clone();

@@ -164,7 +164,7 @@ pub fn check_request(top: usize, min_score: Option<f32>) -> Result<()> {
     if let Some(m) = min_score {
         if !(0.0..=1.0).contains(&m) {
             return Err(Error::Invalid(format!(
-                "--min-score {m}: expected a number from 0 to 1 (scores are calibrated relevances)"
+                "--min-score {m}: expected a finite number from 0 to 1 (scores are calibrated relevances)"
             )));
         }
     }
