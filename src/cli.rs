@@ -152,6 +152,16 @@ pub struct EvalArgs {
     /// category; 1,000 query papers of the last month).
     #[arg(long)]
     pub similar: bool,
+    /// Also rank with calibrated scores (one model) and print the reliability table:
+    /// the fraction of relevant papers per score bin 0-0.1, ..., 0.9-1 (3 extra SVM
+    /// trainings per user for the cross-validated calibration).
+    #[arg(long)]
+    pub reliability: bool,
+    /// Users with 2-3 interest categories whose likes sit in one collection per
+    /// category: one calibrated model per collection, merged, against one model over
+    /// all likes (implies --reliability).
+    #[arg(long)]
+    pub collections: bool,
 }
 
 #[derive(Debug, Args)]
@@ -735,6 +745,13 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
             .transpose()?,
         users: args.users,
         seed: args.seed,
+        reliability: args.reliability,
+        collections: args.collections,
+        categories: if args.collections {
+            (2, 3)
+        } else {
+            crate::eval::EvalOptions::default().categories
+        },
         ..crate::eval::EvalOptions::default()
     };
     if !matches!(args.format.as_str(), "table" | "json") {
