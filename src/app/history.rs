@@ -99,7 +99,7 @@ pub fn history(
             }),
         }
     }
-    days.sort_by(|a, b| b.day.cmp(&a.day));
+    days.sort_by_key(|d| std::cmp::Reverse(d.day));
     Ok(days)
 }
 
