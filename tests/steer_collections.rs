@@ -340,3 +340,69 @@ fn history_names_what_a_recorded_recommend_showed_with_actions() {
         .collect();
     assert_eq!(actions, ["like", "shown", "like", "dislike"]);
 }
+
+/// A day on which nothing reached the user's threshold: the digest and the feed say
+/// so, nothing is mailed, and a later day's papers (with their collection) follow it in
+/// the feed.
+#[test]
+fn a_quiet_day_is_said_in_the_digest_and_the_feed() {
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use paperscout::delivery::{Deliverer, UserOutcome};
+    use paperscout::render::{Item, Listing, Subject};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (lib, out) = (tmp.path().join("lib"), tmp.path().join("out"));
+    std::fs::create_dir_all(&lib).unwrap();
+    let d = Deliverer::new(&lib, &out, None).unwrap();
+    let day = |n: u32| NaiveDate::from_ymd_opt(2026, 5, n).unwrap();
+    let listing = |n: u32, items: Vec<Item>| Listing {
+        subject: Subject::Recommend { user: "ada".into() },
+        date: Some(day(n)),
+        since: None,
+        generated: Utc.with_ymd_and_hms(2026, 5, n, 6, 0, 0).unwrap(),
+        quiet: if items.is_empty() {
+            vec![day(n)]
+        } else {
+            Vec::new()
+        },
+        items,
+        threshold: Some(0.7),
+    };
+    let outcome = d
+        .deliver(
+            "ada",
+            Some("ada@example.org"),
+            day(28),
+            &listing(28, vec![]),
+        )
+        .unwrap();
+    assert_eq!(outcome, UserOutcome::NoItems);
+    let digest = std::fs::read_to_string(d.digest_path("ada", day(28))).unwrap();
+    assert!(
+        digest.contains("No paper above your threshold 0.70 today."),
+        "{digest}"
+    );
+
+    let item = Item {
+        rank: 1,
+        id: "2605.00001".into(),
+        title: "A paper".into(),
+        score: 0.83,
+        url: Some("https://arxiv.org/abs/2605.00001".into()),
+        categories: vec!["cs.IT".into()],
+        authors: vec!["Ada Lovelace".into()],
+        abstract_text: "An abstract.".into(),
+        listed: Some(day(29)),
+        because: None,
+        collection: Some("coding".into()),
+    };
+    d.deliver("ada", None, day(29), &listing(29, vec![item]))
+        .unwrap();
+    let feed = std::fs::read_to_string(d.feed_path("ada")).unwrap();
+    paperscout::render::validate_atom(&feed).unwrap();
+    assert!(
+        feed.contains("2026-05-28: no paper above your threshold 0.70 today"),
+        "{feed}"
+    );
+    assert!(feed.contains("term=\"coding\""), "{feed}");
+}
