@@ -10,17 +10,22 @@
 //! (tiny everywhere: a handful of likes against 3,000 papers), not "how likely is this
 //! relevant". We fit it anyway and then correct it as Elkan and Noto do for learning
 //! from positive and unlabeled data ("Learning classifiers from only positive and
-//! unlabeled data", KDD 2008, their estimator e₁):
+//! unlabeled data", KDD 2008):
 //!
 //! 1. margins of every training row from a model that did not see it (k-fold
 //!    cross-validation), so the likes' margins are honest rather than memorised;
 //! 2. Platt scaling on them, g(m) = 1 / (1 + exp(A·m + B)), with Platt's smoothed
 //!    targets (N₊+1)/(N₊+2) and 1/(N₋+2) and the Newton solver of Lin, Lin and Weng
 //!    ("A note on Platt's probabilistic outputs for support vector machines", 2007);
-//! 3. e = the mean of g over the held-out likes: how a typical relevant paper scores;
-//! 4. relevance r(m) = min(1, (1 − e)/e · g(m)/(1 − g(m))): the odds of "like vs
-//!    sample" rescaled so that a paper scoring like a typical held-out like is
-//!    relevant (r = 1), and one scoring like the sample gets the sample's odds.
+//! 3. π̂, the share of the sample that is relevant: half of the relevant papers score
+//!    above the held-out likes' median margin, so π̂ = 2 · the share of the sample
+//!    above that median (irrelevant papers scoring that high make it an over-estimate);
+//! 4. relevance r(m) = min(1, π̂ · (N₋/N₊) · g(m)/(1 − g(m))): with the likes a sample
+//!    of the relevant papers, the odds of "like vs sample" times the sample-to-likes
+//!    ratio is the density ratio of relevant papers to all papers at m, and π̂ times
+//!    that is P(relevant | m) (Elkan and Noto's odds form, their section 3, with π
+//!    estimated as above instead of from the mean of g over the likes, which with a
+//!    handful of likes made every score several times too high).
 //!
 //! r rises with m whenever A < 0 (likes score above the sample). With one like there is
 //! nothing to hold out: the fit then uses the training margins, which flatters the
@@ -89,25 +94,22 @@ impl Calibration {
                 log_prior: 0.0,
             };
         }
-        let g = |m: f64| sigmoid(-(a * m + b));
-        let e = pos.iter().map(|&m| g(m)).sum::<f64>() / pos.len() as f64;
-        // e ≤ 1/2 is the usual case (few likes against many papers); clamp away from
-        // 0 and 1 so a degenerate fit cannot make every paper relevant or none.
-        let e = e.clamp(1e-6, 1.0 - 1e-6);
+        // P(relevant | m) = π · (n₋/n₊) · odds(g(m)), π the share of the sample that
+        // is relevant. π is estimated from where the held-out likes fall: half of the
+        // relevant papers score above the likes' median margin, so π ≈ 2 · the share
+        // of the sample above it (an over-estimate by the irrelevant papers that score
+        // that high: the scores lean over-confident, never the other way).
+        let mut sorted = pos.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        let above = neg.iter().filter(|&&m| m >= median).count() as f64;
+        let n_neg = neg.len() as f64;
+        let pi = (2.0 * above / n_neg).clamp(0.5 / n_neg, 1.0);
         Calibration {
             a,
             b,
-            log_prior: ((1.0 - e) / e).ln(),
+            log_prior: (pi * n_neg / pos.len() as f64).ln(),
         }
-    }
-}
-
-fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
     }
 }
 
