@@ -202,6 +202,8 @@ fn main() {
                 since: None,
                 generated: now,
                 items,
+                threshold: None,
+                quiet: Vec::new(),
             }
         })
         .collect();

@@ -95,6 +95,8 @@ pub enum Command {
     Profile(ProfileArgs),
     /// A user's top papers of a day (or of the last N days), each with the reason.
     Recommend(RecommendArgs),
+    /// Every paper shown to a user, day by day, with what they did about it.
+    History(HistoryArgs),
     /// Papers most similar to one in the library (by id or arXiv URL).
     Similar(SimilarArgs),
     /// Papers most similar to a free-text query.
@@ -154,6 +156,16 @@ pub struct EvalArgs {
     /// correction at three strengths.
     #[arg(long)]
     pub hubness: bool,
+    /// Also rank with calibrated scores (one model) and print the reliability table:
+    /// the fraction of relevant papers per score bin 0-0.1, ..., 0.9-1 (3 extra SVM
+    /// trainings per user for the cross-validated calibration).
+    #[arg(long)]
+    pub reliability: bool,
+    /// Users with 2-3 interest categories whose likes sit in one collection per
+    /// category: one calibrated model per collection, merged, against one model over
+    /// all likes (implies --reliability).
+    #[arg(long)]
+    pub collections: bool,
 }
 
 #[derive(Debug, Args)]
@@ -264,14 +276,22 @@ pub enum ProfileAction {
         /// Paper ids (2401.01234, 2401.01234v2, hep-th/9901001) or arXiv URLs.
         #[arg(required = true)]
         ids: Vec<String>,
+        /// Put them in this collection (a feed of its own, with its own model; made by
+        /// its first like). Default: the default collection.
+        #[arg(long)]
+        collection: Option<String>,
         #[command(flatten)]
         model: ModelArgs,
     },
-    /// Dislike papers: they become negatives of the profile model.
+    /// Dislike papers: they become negatives of the profile model (without
+    /// --collection, of every collection's model).
     Dislike {
         /// Paper ids or arXiv URLs.
         #[arg(required = true)]
         ids: Vec<String>,
+        /// Only a negative of this collection's model.
+        #[arg(long)]
+        collection: Option<String>,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -291,6 +311,10 @@ pub enum ProfileAction {
         /// Remove these interests (the same texts) instead of adding them.
         #[arg(long)]
         remove: bool,
+        /// Put them in this collection (a feed of its own, with its own model; made by
+        /// its first like). Default: the default collection.
+        #[arg(long)]
+        collection: Option<String>,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -300,6 +324,10 @@ pub enum ProfileAction {
     Import {
         /// The .bib file.
         file: PathBuf,
+        /// Put them in this collection (a feed of its own, with its own model; made by
+        /// its first like). Default: the default collection.
+        #[arg(long)]
+        collection: Option<String>,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -318,6 +346,32 @@ pub enum ProfileAction {
         #[arg(long, default_value = "table")]
         format: String,
     },
+    /// Digests and feeds list only papers whose calibrated score (0-1) is at least
+    /// this, at most --top of them; a day with none says so. Without a value: print
+    /// it; --clear: back to the top N, unfiltered.
+    Threshold {
+        /// A calibrated score from 0 to 1 (0.5: as likely relevant as not).
+        #[arg(conflicts_with = "clear")]
+        value: Option<f32>,
+        /// Remove the threshold.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Print the user's whole data as JSON: the stored profile (with vectors,
+    /// collections, every action) and the history of what was shown, by day.
+    Export,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The user.
+    pub user: String,
+    /// Only the last N listing days (up to the library's latest listing day).
+    #[arg(long)]
+    pub since: Option<u32>,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]
@@ -333,10 +387,14 @@ pub struct RecommendArgs {
     /// How many papers to list.
     #[arg(long, default_value_t = 20)]
     pub top: usize,
-    /// Leave out papers scoring below this (the profile model's w·x; above 0 means on
-    /// the side of the likes).
+    /// Leave out papers scoring below this calibrated relevance (0-1; README,
+    /// "Scores"). Default: the user's threshold (`profile USER threshold`), if any.
     #[arg(long, allow_negative_numbers = true)]
     pub min_score: Option<f32>,
+    /// Rank with this collection's model only. Default: the whole feed (every
+    /// collection's model, merged by calibrated score).
+    #[arg(long)]
+    pub collection: Option<String>,
     /// Only papers in one of these categories (comma-separated, e.g. cs.LG,stat.ML).
     #[arg(long, value_delimiter = ',')]
     pub categories: Vec<String>,
@@ -447,6 +505,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Library(LibraryCommand::Reindex) => run_reindex(&library()?),
         Command::Profile(ref args) => run_profile(&library()?, before, args),
         Command::Recommend(ref args) => run_recommend(&library()?, args),
+        Command::History(ref args) => run_history(&library()?, args),
         Command::Similar(ref args) => run_similar(&library()?, args),
         Command::Search(ref args) => run_search(&library()?, &models(&args.model)?, args),
         Command::Embed(ref args) => {
@@ -697,6 +756,13 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
         users: args.users,
         seed: args.seed,
         hubness: args.hubness,
+        reliability: args.reliability,
+        collections: args.collections,
+        categories: if args.collections {
+            (2, 3)
+        } else {
+            crate::eval::EvalOptions::default().categories
+        },
         ..crate::eval::EvalOptions::default()
     };
     if !matches!(args.format.as_str(), "table" | "json") {
@@ -799,7 +865,16 @@ fn run_profile(dir: &std::path::Path, before: &ModelArgs, args: &ProfileArgs) ->
     profiles::check_user(&args.user)?;
     let user = args.user.as_str();
     match &args.action {
-        ProfileAction::Like { ids, model } | ProfileAction::Dislike { ids, model } => {
+        ProfileAction::Like {
+            ids,
+            model,
+            collection,
+        }
+        | ProfileAction::Dislike {
+            ids,
+            model,
+            collection,
+        } => {
             let like = matches!(args.action, ProfileAction::Like { .. });
             let mut lib = app::open_library(dir)?;
             let unknown: Vec<String> = ids
@@ -817,13 +892,22 @@ fn run_profile(dir: &std::path::Path, before: &ModelArgs, args: &ProfileArgs) ->
                 );
                 lib = app::open_library(dir)?;
             }
-            let out = app::profile::mark(&lib, user, ids, like)?;
+            let out = app::profile::mark_in(&lib, user, collection.as_deref(), ids, like)?;
+            let (likes, dislikes) = match collection.as_deref() {
+                Some(c) => out
+                    .profile
+                    .collections
+                    .get(c)
+                    .map_or((0, 0), |c| (c.likes.len(), c.dislikes.len())),
+                None => (out.profile.likes.len(), out.profile.dislikes.len()),
+            };
             println!(
-                "{user}: {} {} new paper(s); {} liked, {} disliked",
+                "{user}{}: {} {} new paper(s); {likes} liked, {dislikes} disliked",
+                collection
+                    .as_deref()
+                    .map_or(String::new(), |c| format!(" (collection {c})")),
                 if like { "liked" } else { "disliked" },
                 out.added,
-                out.profile.likes.len(),
-                out.profile.dislikes.len()
             );
         }
         ProfileAction::Unlike { ids } => {
@@ -838,17 +922,23 @@ fn run_profile(dir: &std::path::Path, before: &ModelArgs, args: &ProfileArgs) ->
             texts,
             remove,
             model,
+            collection,
         } => {
+            let c = collection.as_deref();
             let p = if *remove {
-                app::profile::remove_interests(dir, user, texts)?
+                app::profile::remove_interests_in(dir, user, c, texts)?
             } else {
                 let models = Models::new(model.spec(before)?);
                 let lib = app::open_library(dir)?;
-                app::profile::add_interests(&lib, &models, user, texts)?
+                app::profile::add_interests_in(&lib, &models, user, c, texts)?
             };
             println!("{user}: {} interest(s)", p.interests.len());
         }
-        ProfileAction::Import { file, model } => {
+        ProfileAction::Import {
+            file,
+            model,
+            collection,
+        } => {
             let models = Models::new(model.spec(before)?);
             let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
             let mut lib = app::open_library(dir)?;
@@ -873,7 +963,14 @@ fn run_profile(dir: &std::path::Path, before: &ModelArgs, args: &ProfileArgs) ->
                 );
                 lib = app::open_library(dir)?;
             }
-            let r = app::profile::import_bibtex(&lib, &models, user, file, &text)?;
+            let r = app::profile::import_bibtex_in(
+                &lib,
+                &models,
+                user,
+                collection.as_deref(),
+                file,
+                &text,
+            )?;
             println!(
                 "{}: {} entries: {} matched library papers ({} new likes), {} embedded from their abstracts, {} skipped (not in the library, no abstract); {user} now has {} liked + {} imported papers",
                 file.display(),
@@ -914,6 +1011,47 @@ fn run_profile(dir: &std::path::Path, before: &ModelArgs, args: &ProfileArgs) ->
                 print!("{}", app::profile::profile_table(&p, lib.as_ref()));
             }
         }
+        ProfileAction::Threshold { value, clear } => {
+            let p = if *clear || value.is_some() {
+                app::profile::set_threshold(dir, user, *value)?
+            } else {
+                Profiles::new(dir).get(user)?
+            };
+            match p.threshold {
+                Some(t) => println!(
+                    "{user}: digests and feeds list papers scoring at least {t:.2} (at most --top)"
+                ),
+                None => println!("{user}: no threshold; digests and feeds list the top papers"),
+            }
+        }
+        ProfileAction::Export => {
+            let p = Profiles::new(dir).get(user)?;
+            let lib = app::open_library(dir).ok();
+            let v = app::history::export_json(&p, lib.as_ref())?;
+            println!("{}", json_string(&v)?);
+        }
+    }
+    Ok(())
+}
+
+fn run_history(dir: &std::path::Path, args: &HistoryArgs) -> Result<()> {
+    if !matches!(args.format.as_str(), "table" | "json") {
+        return Err(Error::Invalid(format!(
+            "unknown format {:?}: expected table or json",
+            args.format
+        )));
+    }
+    profiles::check_user(&args.user)?;
+    let p = Profiles::new(dir).get(&args.user)?;
+    let lib = app::open_library(dir).ok();
+    let days = app::history::history(&p, lib.as_ref(), args.since)?;
+    if args.format == "json" {
+        println!(
+            "{}",
+            json_string(&app::history::history_json(&args.user, &days))?
+        );
+    } else {
+        print!("{}", app::history::history_table(&args.user, &days));
     }
     Ok(())
 }
@@ -928,6 +1066,7 @@ fn run_recommend(dir: &std::path::Path, args: &RecommendArgs) -> Result<()> {
         categories: args.categories.clone(),
         include_seen: args.include_seen,
         record: !args.no_record,
+        collection: args.collection.clone(),
     };
     query::check_request(req.top, req.min_score)?;
     profiles::check_user(&req.user)?;
@@ -944,6 +1083,9 @@ fn run_recommend(dir: &std::path::Path, args: &RecommendArgs) -> Result<()> {
     print!("{}", render::render(&out.listing, format));
     if let Some(hint) = out.hint {
         eprintln!("{hint}");
+    }
+    if let (Some(t), false) = (out.listing.threshold, out.listing.quiet.is_empty()) {
+        eprintln!("{}", render::quiet_message(t));
     }
     Ok(())
 }

@@ -97,10 +97,15 @@ fn write_cache(dir: &Path, path: &Path, tfidf: &Option<Tfidf>) -> Result<()> {
     Ok(())
 }
 
-/// A profile trained against a library, with what is needed to explain its picks.
+/// A profile (one collection of it) trained against a library, with what is needed to
+/// explain its picks and to calibrate its scores.
 #[derive(Debug)]
 pub struct Trained {
     pub model: rank::ProfileModel,
+    /// Maps the model's margin to the calibrated 0-1 relevance every listing shows.
+    pub calibration: rank::Calibration,
+    /// The collection this model ranks for (`None`: the default collection).
+    pub collection: Option<String>,
     /// Liked papers (and embedded bibliography entries) that are no longer in the
     /// library: kept in the profile, ignored by this model.
     pub missing: Vec<String>,
@@ -267,11 +272,50 @@ pub fn train_with(
         )));
     }
     let model = rank::train(&library, &input, &config)?;
+    let calibration = rank::calibrate_model(&library, &input, &config, &model)?;
     Ok(Trained {
         model,
+        calibration,
+        collection: None,
         missing,
         titles,
     })
+}
+
+/// Train every collection of `profile` that has something to rank by
+/// ([`Profile::feeds`]: the default collection, then the named ones), each on its own
+/// likes against its own dislikes, the default collection's dislikes and the library
+/// sample; or, with `only`, that one collection (`Some("")` is not a name: use `None`
+/// for the whole feed). A profile without collections gives one model, as before.
+pub fn train_feed_with(
+    lib: &Library,
+    text_rows: &TextRows<'_>,
+    profile: &Profile,
+    config: &RankConfig,
+    only: Option<&str>,
+) -> Result<Vec<Trained>> {
+    let feeds: Vec<Option<String>> = match only {
+        Some(name) => {
+            let view = profile.collection_view(Some(name))?;
+            if view.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "profile {}: collection {name:?} has no liked papers and no interests: add some with `paperscout profile {} like ID... --collection {name}`",
+                    profile.user, profile.user
+                )));
+            }
+            vec![Some(name.to_string())]
+        }
+        None if profile.feeds().is_empty() => vec![None],
+        None => profile.feeds(),
+    };
+    let mut out = Vec::with_capacity(feeds.len());
+    for name in feeds {
+        let view = profile.collection_view(name.as_deref())?;
+        let mut trained = train_with(lib, text_rows, &view, config)?;
+        trained.collection = name;
+        out.push(trained);
+    }
+    Ok(out)
 }
 
 impl Trained {
@@ -332,6 +376,21 @@ pub fn recommend_with(
     trained: &Trained,
     opts: &RecommendOptions,
 ) -> Result<Vec<Item>> {
+    recommend_feed_with(lib, text_rows, profile, std::slice::from_ref(trained), opts)
+}
+
+/// The top papers of `opts`' days for a profile's collections (`models`, from
+/// [`train_feed_with`]): every collection's model scores every candidate, each score
+/// calibrated to 0-1; a paper's score is its best collection's, its reason and
+/// `collection` that collection's. Best first (ties: the earlier paper, the earlier
+/// model); `min_score` is on the calibrated score.
+pub fn recommend_feed_with(
+    lib: &Library,
+    text_rows: &TextRows<'_>,
+    profile: &Profile,
+    models: &[Trained],
+    opts: &RecommendOptions,
+) -> Result<Vec<Item>> {
     let wanted: Vec<String> = opts.categories.iter().map(|c| c.to_lowercase()).collect();
     let seen = profile.seen(opts.to);
     let candidates: Vec<(usize, &Paper, &[f32])> = lib
@@ -356,14 +415,46 @@ pub fn recommend_with(
         .map(|&(k, p, _)| text_rows.get(k, p))
         .collect();
     let rows = Rows::new(&vectors, lib.dimension(), &rows)?;
-    let ranked = trained.model.rank(&rows, opts.top)?;
-    Ok(ranked
+    if models.is_empty() {
+        return Err(Error::Invalid(format!(
+            "profile {}: no trained model to rank with",
+            profile.user
+        )));
+    }
+    // (calibrated score, margin, model) of each candidate: its best collection. The
+    // margin breaks ties of the score (calibrated scores stop at 1).
+    let mut best: Vec<(f32, f32, usize)> =
+        vec![(f32::NEG_INFINITY, f32::NEG_INFINITY, 0); candidates.len()];
+    for (m, t) in models.iter().enumerate() {
+        for (b, margin) in best.iter_mut().zip(t.model.score(&rows)?) {
+            let s = t.calibration.apply(margin);
+            if s > b.0 || (s == b.0 && margin > b.1) {
+                *b = (s, margin, m);
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..candidates.len())
+        .filter(|&k| !best[k].0.is_nan())
+        .filter(|&k| opts.min_score.is_none_or(|m| best[k].0 >= m))
+        .collect();
+    order.sort_by(|&a, &b| {
+        best[b]
+            .0
+            .total_cmp(&best[a].0)
+            .then(best[b].1.total_cmp(&best[a].1))
+            .then(a.cmp(&b))
+    });
+    order.truncate(opts.top);
+    Ok(order
         .into_iter()
-        .filter(|s| opts.min_score.is_none_or(|m| s.score >= m))
         .enumerate()
-        .map(|(i, s)| {
-            let (_, paper, v) = candidates[s.index];
-            item(i + 1, paper, s.score, trained.because(v))
+        .map(|(i, k)| {
+            let (_, paper, v) = candidates[k];
+            let (score, _, m) = best[k];
+            let t = &models[m];
+            let mut it = item(i + 1, paper, score, t.because(v));
+            it.collection = t.collection.clone();
+            it
         })
         .collect())
 }
@@ -381,6 +472,7 @@ pub fn item(rank: usize, paper: &Paper, score: f32, because: Option<Because>) ->
         abstract_text: paper.abstract_text.clone(),
         listed: paper.listed,
         because,
+        collection: None,
     }
 }
 

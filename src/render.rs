@@ -23,11 +23,16 @@
 //!   "date":      "YYYY-MM-DD" | null,  // the day ranked (the last day of a range)
 //!   "since":     "YYYY-MM-DD" | null,  // the first day, when a range was asked
 //!   "generated": string,               // RFC 3339, UTC, whole seconds: "2026-05-29T06:00:00Z"
+//!   "threshold": number | null,        // recommend: the user's threshold applied (0-1)
+//!   "note":      string | null,        // "no paper above your threshold 0.50 today" when
+//!                                      // the threshold left nothing
 //!   "items": [{
 //!     "rank":       number,              // 1-based
 //!     "id":         string,
 //!     "title":      string,
-//!     "score":      number | null,       // rounded to 4 decimals; null when not finite
+//!     "score":      number | null,       // recommend: calibrated relevance in 0-1 (README,
+//!                                        // "Scores"); similar/search: cosine; 4 decimals;
+//!                                        // null when not finite
 //!     "url":        string | null,       // http(s) only, as `safe_url` makes it
 //!     "categories": [string],            // primary first
 //!     "authors":    [string],
@@ -36,7 +41,8 @@
 //!       "id":         string | null,     // null when the reason is an interest text
 //!       "title":      string,            // the liked paper's title, or the interest text
 //!       "similarity": number | null      // rounded to 4 decimals
-//!     }
+//!     },
+//!     "collection": string | null        // recommend: the user's collection that ranked it
 //!   }]
 //! }
 //! ```
@@ -118,6 +124,16 @@ pub struct Listing {
     pub generated: DateTime<Utc>,
     /// Best first.
     pub items: Vec<Item>,
+    /// The user's relevance threshold applied to this listing (`recommend`), if any.
+    pub threshold: Option<f32>,
+    /// Days of the listing on which no paper reached `threshold`: said instead of
+    /// padding the list ([`quiet_message`]).
+    pub quiet: Vec<NaiveDate>,
+}
+
+/// What a listing says for a day on which no paper reached the user's threshold.
+pub fn quiet_message(threshold: f32) -> String {
+    format!("no paper above your threshold {threshold:.2} today")
 }
 
 /// One ranked paper. Serialises as an item of the JSON schema (module docs).
@@ -143,6 +159,9 @@ pub struct Item {
     pub listed: Option<NaiveDate>,
     /// Why it was recommended, when known.
     pub because: Option<Because>,
+    /// The user's collection whose model ranked it (`None`: the default collection, or
+    /// not a recommendation).
+    pub collection: Option<String>,
 }
 
 /// The liked paper (or interest text) an item is closest to.
@@ -179,7 +198,7 @@ pub fn render(listing: &Listing, format: Format) -> String {
 fn table(l: &Listing, out: &mut String) -> fmt::Result {
     writeln!(out, "{}", fit(&terminal_safe(&heading(l, true)), WIDTH))?;
     if l.items.is_empty() {
-        return writeln!(out, "no papers");
+        return writeln!(out, "{}", empty_text(l));
     }
     for item in &l.items {
         let line = format!(
@@ -192,8 +211,16 @@ fn table(l: &Listing, out: &mut String) -> fmt::Result {
             title_of(item)
         );
         writeln!(out, "{}", fit(&terminal_safe(&line), WIDTH))?;
+        if let (None, Some(c)) = (&item.because, &item.collection) {
+            let line = format!("     collection {}", clean(c));
+            writeln!(out, "{}", fit(&terminal_safe(&line), WIDTH))?;
+        }
         if let Some(b) = &item.because {
-            let prefix = "     because: ";
+            let prefix = match &item.collection {
+                Some(c) => format!("     [{}] because: ", clean(c)),
+                None => "     because: ".to_string(),
+            };
+            let prefix = prefix.as_str();
             let suffix = if is_weak(b) {
                 format!(" ({:.2}, weak)", b.similarity)
             } else {
@@ -203,7 +230,7 @@ fn table(l: &Listing, out: &mut String) -> fmt::Result {
                 (_, title, _, _) if b.id.is_some() => title,
                 (_, text, _, _) => format!("interest: {text}"),
             };
-            let room = WIDTH.saturating_sub(prefix.len() + suffix.chars().count());
+            let room = WIDTH.saturating_sub(prefix.chars().count() + suffix.chars().count());
             writeln!(out, "{prefix}{}{suffix}", fit(&terminal_safe(&what), room))?;
         }
     }
@@ -218,6 +245,8 @@ struct JsonListing<'a> {
     date: Option<NaiveDate>,
     since: Option<NaiveDate>,
     generated: String,
+    threshold: Option<f64>,
+    note: Option<String>,
     items: &'a [Item],
 }
 
@@ -234,6 +263,8 @@ fn json(l: &Listing, out: &mut String) -> fmt::Result {
         date: l.date,
         since: l.since,
         generated: rfc3339(l.generated),
+        threshold: l.threshold.map(round4_value),
+        note: quiet_note(l),
         items: &l.items,
     };
     // Strings, numbers and dates only (non-finite floats become null): this cannot fail.
@@ -245,7 +276,7 @@ fn markdown(l: &Listing, out: &mut String) -> fmt::Result {
     writeln!(out, "# {}\n", md(&heading(l, true), false))?;
     writeln!(out, "{}\n", md(&meta_line(l), true))?;
     if l.items.is_empty() {
-        return writeln!(out, "No papers.");
+        return writeln!(out, "{}.", md(&capitalised(&empty_text(l)), true));
     }
     for item in &l.items {
         let marker = format!("{}. ", item.rank);
@@ -258,6 +289,7 @@ fn markdown(l: &Listing, out: &mut String) -> fmt::Result {
         }];
         lines.extend(authors_line(&item.authors).map(|a| md(&a, true)));
         if let Some((lead, what, url, tail)) = item.because.as_ref().map(reason) {
+            let tail = with_collection(tail, item);
             let what = md(&what, false);
             let what = url.map_or(what.clone(), |url| format!("[{what}]({url})"));
             lines.push(format!("*{lead}{what}{tail}*"));
@@ -300,7 +332,7 @@ fn html_page(l: &Listing, out: &mut String) -> fmt::Result {
         html(&meta_line(l))
     )?;
     if l.items.is_empty() {
-        writeln!(out, "<p>No papers.</p>")?;
+        writeln!(out, "<p>{}.</p>", html(&capitalised(&empty_text(l))))?;
     } else {
         writeln!(out, "<ol>")?;
         for item in &l.items {
@@ -319,6 +351,7 @@ fn html_page(l: &Listing, out: &mut String) -> fmt::Result {
                 writeln!(out, "<p class=\"authors\">{}</p>", html(&a))?;
             }
             if let Some((lead, what, url, tail)) = item.because.as_ref().map(reason) {
+                let tail = with_collection(tail, item);
                 let what = html(&what);
                 let what = url.map_or(what.clone(), |u| format!("<a href=\"{u}\">{what}</a>"));
                 let (lead, tail) = (html(lead), html(&tail));
@@ -384,9 +417,21 @@ fn atom(l: &Listing, out: &mut String) -> fmt::Result {
         for term in categories.filter(|c| !c.is_empty()) {
             writeln!(out, "    <category term=\"{}\"/>", xml(&term))?;
         }
+        if let Some(c) = item.collection.as_deref().map(clean) {
+            writeln!(
+                out,
+                "    <category term=\"{}\" scheme=\"urn:paperscout:collection\" label=\"collection {}\"/>",
+                xml(&c),
+                xml(&c)
+            )?;
+        }
         let mut text = match item.because.as_ref().map(reason) {
-            Some((lead, what, _, tail)) => format!("{lead}{what}{tail}."),
-            None => String::new(),
+            Some((lead, what, _, tail)) => {
+                format!("{lead}{what}{}.", with_collection(tail, item))
+            }
+            None => item.collection.as_deref().map_or(String::new(), |c| {
+                format!("In your collection {}.", clean(c))
+            }),
         };
         let abstract_text = clean(&item.abstract_text);
         if !text.is_empty() && !abstract_text.is_empty() {
@@ -402,10 +447,68 @@ fn atom(l: &Listing, out: &mut String) -> fmt::Result {
         )?;
         writeln!(out, "  </entry>")?;
     }
+    // A day on which nothing reached the user's threshold is an entry saying so, so the
+    // reader shows why there is nothing new.
+    if let (Some(t), Subject::Recommend { user }) = (l.threshold, &l.subject) {
+        for day in &l.quiet {
+            let stamp = rfc3339(day.and_time(chrono::NaiveTime::MIN).and_utc());
+            writeln!(out, "  <entry>")?;
+            writeln!(
+                out,
+                "    <id>urn:paperscout:quiet:{}:{day}</id>",
+                xml(&pct(user))
+            )?;
+            writeln!(out, "    <title>{day}: {}</title>", xml(&quiet_message(t)))?;
+            writeln!(out, "    <updated>{stamp}</updated>")?;
+            writeln!(
+                out,
+                "    <content type=\"text\">{} ({day}); `paperscout profile {} threshold` changes it.</content>",
+                xml(&capitalised(&quiet_message(t))),
+                xml(&clean(user))
+            )?;
+            writeln!(out, "  </entry>")?;
+        }
+    }
     writeln!(out, "</feed>")
 }
 
 // ---- shared pieces ------------------------------------------------------------------
+
+/// What an empty listing says: the threshold's message when the threshold emptied it,
+/// else "no papers".
+fn empty_text(l: &Listing) -> String {
+    quiet_note(l).unwrap_or_else(|| "no papers".to_string())
+}
+
+/// The threshold's message, when a day of the listing had nothing above it and the
+/// listing is empty.
+fn quiet_note(l: &Listing) -> Option<String> {
+    match l.threshold {
+        Some(t) if l.items.is_empty() && !l.quiet.is_empty() => Some(quiet_message(t)),
+        _ => None,
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// A reason's tail naming the item's collection, when it has one.
+fn with_collection(tail: String, item: &Item) -> String {
+    match &item.collection {
+        Some(c) => format!("{tail} (collection {})", clean(c)),
+        None => tail,
+    }
+}
+
+/// `x` rounded to 4 decimals, as the JSON numbers are.
+fn round4_value(x: f32) -> f64 {
+    (f64::from(x) * 1e4).round() / 1e4
+}
 
 /// What the listing is: `top 10 for alice on 2026-05-29`, `papers similar to
 /// 2605.01234 on 2026-05-29: Title`, `search: "query" from 2026-05-23 to 2026-05-29`.
@@ -461,6 +564,9 @@ fn info(l: &Listing, item: &Item) -> String {
         parts.push(format!("listed {day}"));
     }
     parts.push(format!("score {:.2}", item.score));
+    if let Some(c) = &item.collection {
+        parts.push(format!("collection {}", clean(c)));
+    }
     parts.join(" · ")
 }
 
@@ -1064,6 +1170,7 @@ mod tests {
             abstract_text: String::new(),
             listed: None,
             because: None,
+            collection: None,
         };
         let first = Item {
             url: Some("https://arxiv.org/abs/2605.00001".into()),
@@ -1102,6 +1209,8 @@ mod tests {
             since: None,
             generated: generated(),
             items: vec![first, second, third],
+            threshold: None,
+            quiet: Vec::new(),
         }
     }
 
@@ -1181,6 +1290,53 @@ mod tests {
     }
 
     #[test]
+    fn a_quiet_day_says_so_and_collections_are_named_in_every_format() {
+        let mut quiet = with(
+            Subject::Recommend {
+                user: "alice".into(),
+            },
+            vec![],
+        );
+        quiet.threshold = Some(0.5);
+        quiet.quiet = vec![day(29)];
+        let said = "no paper above your threshold 0.50 today";
+        assert!(render(&quiet, Format::Table).contains(said));
+        assert!(
+            render(&quiet, Format::Markdown).contains("No paper above your threshold 0.50 today.")
+        );
+        assert!(render(&quiet, Format::Html)
+            .contains("<p>No paper above your threshold 0.50 today.</p>"));
+        let atom = render(&quiet, Format::Atom);
+        assert!(atom.contains(&format!("2026-05-29: {said}")), "{atom}");
+        validate_atom(&atom).expect("a valid feed");
+        let v: Value = serde_json::from_str(&render(&quiet, Format::Json)).expect("JSON");
+        assert_eq!(
+            (v["note"].as_str(), v["threshold"].as_f64()),
+            (Some(said), Some(0.5))
+        );
+        // Without a threshold, an empty listing is just empty.
+        quiet.threshold = None;
+        assert!(render(&quiet, Format::Table).contains("no papers"));
+
+        let mut l = awkward();
+        l.items[0].collection = Some("vision".into());
+        let v: Value = serde_json::from_str(&render(&l, Format::Json)).expect("JSON");
+        assert_eq!(v["items"][0]["collection"], "vision");
+        assert!(v["items"][1]["collection"].is_null() && v["note"].is_null());
+        assert!(render(&l, Format::Table).contains("[vision] because: "));
+        for f in [Format::Markdown, Format::Html] {
+            let out = render(&l, f);
+            assert!(out.contains("collection vision"), "{f:?}: {out}");
+        }
+        let atom = render(&l, Format::Atom);
+        assert!(
+            atom.contains("scheme=\"urn:paperscout:collection\""),
+            "{atom}"
+        );
+        validate_atom(&atom).expect("a valid feed");
+    }
+
+    #[test]
     fn json_has_the_documented_keys() {
         let out = render(&awkward(), Format::Json);
         assert!(out.ends_with("}\n"));
@@ -1188,9 +1344,9 @@ mod tests {
         // serde_json's maps iterate in key order.
         let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
         let keys = |v: &Value| keys(v).map(|k| k.join(" "));
-        let top = "date generated items paper query since user";
+        let top = "date generated items note paper query since threshold user";
         assert_eq!(keys(&v).as_deref(), Some(top));
-        let item = "authors because categories id listed rank score title url";
+        let item = "authors because categories collection id listed rank score title url";
         assert_eq!(keys(&v["items"][0]).as_deref(), Some(item));
         let because = keys(&v["items"][0]["because"]);
         assert_eq!(because.as_deref(), Some("id similarity title"));

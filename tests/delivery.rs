@@ -246,6 +246,7 @@ fn item(rank: usize, id: &str, title: &str, d: u32) -> Item {
             title: "A liked paper".into(),
             similarity: 0.71,
         }),
+        collection: None,
     }
 }
 
@@ -256,6 +257,8 @@ fn listing(user: &str, d: u32, items: Vec<Item>) -> Listing {
         since: None,
         generated: at(d),
         items,
+        threshold: None,
+        quiet: Vec::new(),
     }
 }
 

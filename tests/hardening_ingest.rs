@@ -228,7 +228,10 @@ fn table_escapes_bidi_overrides() {
                 title: "\u{2066}interest".into(),
                 similarity: 0.4,
             }),
+            collection: None,
         }],
+        threshold: None,
+        quiet: Vec::new(),
     };
     let out = render::render(&listing, render::Format::Table);
     assert!(!out.contains(['\u{202e}', '\u{2066}', '\u{1b}']), "{out:?}");
@@ -449,8 +452,11 @@ fn listing_with_urls(urls: &[&str]) -> Listing {
                 abstract_text: "text".into(),
                 listed: None,
                 because: None,
+                collection: None,
             })
             .collect(),
+        threshold: None,
+        quiet: Vec::new(),
     }
 }
 

@@ -19,4 +19,5 @@ mod library;
 mod rank;
 mod recommend;
 mod serve;
+mod steer_collections;
 mod surface;

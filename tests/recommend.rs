@@ -262,7 +262,8 @@ fn recommend_ranks_the_day_for_the_profile_with_reasons() {
         .unwrap()
         .iter()
         .all(|i| i["score"].as_f64().unwrap() >= cut - 1e-4));
-    let none = ok(&[
+    // Scores are calibrated relevances: a --min-score outside 0-1 is refused.
+    let err = fails(&[
         "recommend",
         "ada",
         "--min-score",
@@ -271,7 +272,7 @@ fn recommend_ranks_the_day_for_the_profile_with_reasons() {
         "--library",
         l,
     ]);
-    assert!(none.contains("no papers"), "{none}");
+    assert!(err.contains("from 0 to 1"), "{err}");
 
     // Liked papers are left out unless --include-seen.
     let day28 = listing(l, "ada", &["--date", "2026-05-28", "--top", "80"]);

@@ -177,6 +177,7 @@ fn rank_user(
             categories: Vec::new(),
             include_seen: false,
             record: true,
+            collection: None,
         },
     )?;
     Ok(rec.listing)

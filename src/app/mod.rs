@@ -7,6 +7,7 @@
 pub mod daily;
 pub mod embed;
 pub mod fetch;
+pub mod history;
 pub mod ingest;
 pub mod profile;
 pub mod query;

@@ -24,19 +24,45 @@ pub struct MarkOutcome {
 /// creates the profile. Unknown ids are one error listing all of them, and nothing
 /// changes.
 pub fn mark(lib: &Library, user: &str, raw: &[String], like: bool) -> Result<MarkOutcome> {
+    mark_in(lib, user, None, raw, like)
+}
+
+/// [`mark`] in `collection` (`None`: the default collection; a named one is made by
+/// its first like). A dislike outside any collection is a negative of every
+/// collection; one inside a collection only of that one.
+pub fn mark_in(
+    lib: &Library,
+    user: &str,
+    collection: Option<&str>,
+    raw: &[String],
+    like: bool,
+) -> Result<MarkOutcome> {
     profiles::check_user(user)?;
+    if let Some(c) = collection {
+        profiles::check_collection(c)?;
+    }
     let ids = known_ids(lib, raw)?;
     let store = Profiles::new(lib.dir());
     let mut edit = store.edit(user, profiles::now())?;
-    let added = if like {
-        edit.profile.like(&ids, profiles::now())
-    } else {
-        edit.profile.dislike(&ids, profiles::now())
-    };
+    let added = edit
+        .profile
+        .mark_in(collection, &ids, profiles::now(), like);
     Ok(MarkOutcome {
         added,
         profile: edit.save()?,
     })
+}
+
+/// Set (`Some`, 0-1) or clear (`None`) `user`'s relevance threshold; the profile
+/// must exist.
+pub fn set_threshold(dir: &Path, user: &str, threshold: Option<f32>) -> Result<Profile> {
+    profiles::check_user(user)?;
+    if let Some(t) = threshold {
+        profiles::check_threshold(t)?;
+    }
+    let mut edit = existing(&Profiles::new(dir), user)?;
+    edit.profile.set_threshold(threshold, profiles::now())?;
+    edit.save()
 }
 
 /// Forget likes or dislikes.
@@ -114,7 +140,21 @@ pub fn add_interests(
     user: &str,
     texts: &[String],
 ) -> Result<Profile> {
+    add_interests_in(lib, models, user, None, texts)
+}
+
+/// [`add_interests`] in `collection` (`None`: the default collection).
+pub fn add_interests_in(
+    lib: &Library,
+    models: &Models,
+    user: &str,
+    collection: Option<&str>,
+    texts: &[String],
+) -> Result<Profile> {
     profiles::check_user(user)?;
+    if let Some(c) = collection {
+        profiles::check_collection(c)?;
+    }
     let texts = clean_interests(texts)?;
     let model = models.get()?;
     // Interests are compared with the library's vectors: same model only.
@@ -122,18 +162,30 @@ pub fn add_interests(
     let vectors = model.embedder.embed(&texts)?;
     let mut edit = Profiles::new(lib.dir()).edit(user, profiles::now())?;
     for (t, v) in texts.iter().zip(vectors) {
-        edit.profile.add_interest(t, v, profiles::now());
+        edit.profile
+            .add_interest_in(collection, t, v, profiles::now());
     }
     edit.save()
 }
 
 /// Remove interests (by their text, whitespace collapsed).
 pub fn remove_interests(dir: &Path, user: &str, texts: &[String]) -> Result<Profile> {
+    remove_interests_in(dir, user, None, texts)
+}
+
+/// [`remove_interests`] from `collection` (`None`: the default collection).
+pub fn remove_interests_in(
+    dir: &Path,
+    user: &str,
+    collection: Option<&str>,
+    texts: &[String],
+) -> Result<Profile> {
     profiles::check_user(user)?;
     let texts = clean_interests(texts)?;
     let mut edit = existing(&Profiles::new(dir), user)?;
     for t in &texts {
-        edit.profile.remove_interest(t, profiles::now())?;
+        edit.profile
+            .remove_interest_in(collection, t, profiles::now())?;
     }
     edit.save()
 }
@@ -175,7 +227,22 @@ pub fn import_bibtex(
     source: &Path,
     text: &str,
 ) -> Result<ImportReport> {
+    import_bibtex_in(lib, models, user, None, source, text)
+}
+
+/// [`import_bibtex`] into `collection` (`None`: the default collection).
+pub fn import_bibtex_in(
+    lib: &Library,
+    models: &Models,
+    user: &str,
+    collection: Option<&str>,
+    source: &Path,
+    text: &str,
+) -> Result<ImportReport> {
     profiles::check_user(user)?;
+    if let Some(c) = collection {
+        profiles::check_collection(c)?;
+    }
     let entries = bibtex::parse(source, text)?;
     let mut by_doi: HashMap<String, &str> = HashMap::new();
     let mut by_title: HashMap<String, &str> = HashMap::new();
@@ -232,9 +299,12 @@ pub fn import_bibtex(
     }
     let embedded = external.len();
     let mut edit = Profiles::new(lib.dir()).edit(user, profiles::now())?;
-    let new_likes = edit.profile.like(&matched, profiles::now());
+    let new_likes = edit
+        .profile
+        .mark_in(collection, &matched, profiles::now(), true);
     if !external.is_empty() {
-        edit.profile.add_external(external, profiles::now());
+        edit.profile
+            .add_external_in(collection, external, profiles::now());
     }
     let profile = edit.save()?;
     Ok(ImportReport {
@@ -269,6 +339,13 @@ pub fn profile_json(p: &Profile, lib: Option<&Library>) -> serde_json::Value {
         "external": p.external.iter().map(|e| serde_json::json!({"id": e.id, "title": e.title, "at": e.at})).collect::<Vec<_>>(),
         "shown": p.shown.len(),
         "history": p.history,
+        "threshold": p.threshold,
+        "collections": p.collections.iter().map(|(name, c)| (name.clone(), serde_json::json!({
+            "likes": marks(&c.likes),
+            "dislikes": marks(&c.dislikes),
+            "interests": c.interests.iter().map(|i| serde_json::json!({"text": i.text, "at": i.at})).collect::<Vec<_>>(),
+            "external": c.external.iter().map(|e| serde_json::json!({"id": e.id, "title": e.title, "at": e.at})).collect::<Vec<_>>(),
+        }))).collect::<serde_json::Map<_, _>>(),
     })
 }
 
@@ -311,6 +388,35 @@ pub fn profile_table(p: &Profile, lib: Option<&Library>) -> String {
         for e in &p.external {
             let _ = writeln!(s, "  {}  {}", when(&e.at), clip(&e.title, 60));
         }
+    }
+    for (name, c) in &p.collections {
+        let _ = writeln!(
+            s,
+            "collection {}: {} liked, {} disliked, {} interest(s), {} imported",
+            clip(name, 40),
+            c.likes.len(),
+            c.dislikes.len(),
+            c.interests.len(),
+            c.external.len()
+        );
+        for m in &c.likes {
+            let _ = writeln!(
+                s,
+                "  {}  {:<11} {}",
+                when(&m.at),
+                m.id,
+                clip(&title(&m.id), 48)
+            );
+        }
+        for i in &c.interests {
+            let _ = writeln!(s, "  {}  {}", when(&i.at), clip(&i.text, 60));
+        }
+    }
+    if let Some(t) = p.threshold {
+        let _ = writeln!(
+            s,
+            "threshold: {t:.2} (digests and feeds list only papers scoring at least this)"
+        );
     }
     let _ = writeln!(
         s,

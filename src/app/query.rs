@@ -140,6 +140,9 @@ pub struct RecommendRequest {
     pub include_seen: bool,
     /// Remember the listed papers as shown to the user.
     pub record: bool,
+    /// Rank with this collection's model only; `None`: the whole feed (every
+    /// collection's model, lists merged by calibrated score).
+    pub collection: Option<String>,
 }
 
 /// A recommendation and what a person should know about it.
@@ -152,15 +155,16 @@ pub struct Recommendation {
     pub hint: Option<String>,
 }
 
-/// Check the numbers of a request before any work.
+/// Check the numbers of a request before any work. `--min-score` is a calibrated
+/// score: a number from 0 to 1.
 pub fn check_request(top: usize, min_score: Option<f32>) -> Result<()> {
     if top == 0 {
         return Err(Error::Invalid("--top must be at least 1".into()));
     }
     if let Some(m) = min_score {
-        if !m.is_finite() {
+        if !(0.0..=1.0).contains(&m) {
             return Err(Error::Invalid(format!(
-                "--min-score {m}: expected a finite number"
+                "--min-score {m}: expected a finite number from 0 to 1 (scores are calibrated relevances)"
             )));
         }
     }
@@ -186,34 +190,82 @@ pub fn recommend_with(
     profiles::check_user(&req.user)?;
     let profile = Profiles::new(lib.dir()).get(&req.user)?;
     check_categories(lib, &req.categories)?;
+    if let Some(c) = &req.collection {
+        profiles::check_collection(c)?;
+    }
     let (from, to) = window_or_latest(lib, req.window)?;
-    let trained = recommend::train_with(lib, rows, &profile, &rank::RankConfig::default())?;
-    let items = recommend::recommend_with(lib, rows, &profile, &trained, &options(req, from, to))?;
-    finish(lib, req, from, to, items, &trained)
+    let trained = recommend::train_feed_with(
+        lib,
+        rows,
+        &profile,
+        &rank::RankConfig::default(),
+        req.collection.as_deref(),
+    )?;
+    let (opts, threshold) = options(req, &profile, from, to);
+    let items = recommend::recommend_feed_with(lib, rows, &profile, &trained, &opts)?;
+    finish(lib, req, from, to, items, &trained, threshold)
 }
 
+/// The models [`recommend`] ranks with: one per collection of the profile (see
+/// [`recommend::train_feed_with`]), or only `collection`'s.
+pub type TrainedFeed = Vec<recommend::Trained>;
+
 /// `profile` trained against `lib` (what [`recommend`] ranks with), for a caller that
-/// keeps it between requests until the profile's [`training_key`] or the library's
-/// commit changes.
+/// keeps it between requests until [`training_key_for`] of the profile and
+/// collection, or the library's commit, changes.
 pub fn train(
     lib: &Library,
     tfidf: Option<&rank::Tfidf>,
     profile: &profiles::Profile,
-) -> Result<recommend::Trained> {
-    recommend::train(lib, tfidf, profile, &rank::RankConfig::default())
+    collection: Option<&str>,
+) -> Result<TrainedFeed> {
+    if let Some(c) = collection {
+        profiles::check_collection(c)?;
+    }
+    let rows = recommend::TextRows::new(lib, tfidf);
+    recommend::train_feed_with(
+        lib,
+        &rows,
+        profile,
+        &rank::RankConfig::default(),
+        collection,
+    )
 }
 
 /// A digest of what training reads from a profile (likes, dislikes, interests,
-/// imported papers; not what was shown): equal keys train equal models.
+/// imported papers, of every collection; not what was shown, nor the threshold):
+/// equal keys train equal models.
 pub fn training_key(profile: &profiles::Profile) -> String {
-    use sha2::{Digest, Sha256};
-    let bytes = serde_json::to_vec(&(
+    digest(&(
         &profile.likes,
         &profile.dislikes,
         &profile.interests,
         &profile.external,
+        &profile.collections,
     ))
-    .unwrap_or_default();
+}
+
+/// The training key of the feed asked with `collection` (`None`: the whole feed): one
+/// collection's models change only when that collection (or the dislikes outside any
+/// collection, its negatives too) changes.
+pub fn training_key_for(profile: &profiles::Profile, collection: Option<&str>) -> String {
+    match collection.map(|c| profile.collection_view(Some(c))) {
+        Some(Ok(view)) => digest(&(
+            collection,
+            &view.likes,
+            &view.dislikes,
+            &view.interests,
+            &view.external,
+        )),
+        // No such collection: a key no trained feed has (training then says why).
+        Some(Err(_)) => format!("missing collection {collection:?}"),
+        None => training_key(profile),
+    }
+}
+
+fn digest(value: &impl serde::Serialize) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
     Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -226,14 +278,16 @@ pub fn recommend_trained(
     lib: &Library,
     tfidf: Option<&rank::Tfidf>,
     profile: &profiles::Profile,
-    trained: &recommend::Trained,
+    trained: &[recommend::Trained],
     req: &RecommendRequest,
 ) -> Result<Recommendation> {
     check_request(req.top, req.min_score)?;
     check_categories(lib, &req.categories)?;
     let (from, to) = window_or_latest(lib, req.window)?;
-    let items = recommend::recommend(lib, tfidf, profile, trained, &options(req, from, to))?;
-    finish(lib, req, from, to, items, trained)
+    let (opts, threshold) = options(req, profile, from, to);
+    let rows = recommend::TextRows::new(lib, tfidf);
+    let items = recommend::recommend_feed_with(lib, &rows, profile, trained, &opts)?;
+    finish(lib, req, from, to, items, trained, threshold)
 }
 
 /// The window's days, or the library's latest listing day.
@@ -247,15 +301,24 @@ fn window_or_latest(lib: &Library, window: Window) -> Result<(NaiveDate, NaiveDa
     }
 }
 
-fn options(req: &RecommendRequest, from: NaiveDate, to: NaiveDate) -> recommend::RecommendOptions {
-    recommend::RecommendOptions {
+/// The ranking options of `req`, and the user's threshold when it applies: the
+/// profile's threshold is the minimum score unless the request names one.
+fn options(
+    req: &RecommendRequest,
+    profile: &profiles::Profile,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> (recommend::RecommendOptions, Option<f32>) {
+    let threshold = profile.threshold.filter(|_| req.min_score.is_none());
+    let opts = recommend::RecommendOptions {
         from,
         to,
         top: req.top,
-        min_score: req.min_score,
+        min_score: req.min_score.or(threshold),
         categories: req.categories.clone(),
         include_seen: req.include_seen,
-    }
+    };
+    (opts, threshold)
 }
 
 /// The listing of ranked `items`, recorded as shown when asked, with the hint for an
@@ -266,8 +329,20 @@ fn finish(
     from: NaiveDate,
     to: NaiveDate,
     items: Vec<render::Item>,
-    trained: &recommend::Trained,
+    trained: &[recommend::Trained],
+    threshold: Option<f32>,
 ) -> Result<Recommendation> {
+    let hint = if items.is_empty() {
+        empty_window_hint(lib, from, to)
+    } else {
+        None
+    };
+    // Nothing reached the user's threshold in a window that has papers: say so.
+    let quiet = if items.is_empty() && hint.is_none() && threshold.is_some() {
+        vec![to]
+    } else {
+        Vec::new()
+    };
     let listing = render::Listing {
         subject: render::Subject::Recommend {
             user: req.user.clone(),
@@ -276,18 +351,23 @@ fn finish(
         since: (from != to).then_some(from),
         generated: profiles::now(),
         items,
+        threshold,
+        quiet,
     };
     if req.record {
         record_shown(lib.dir(), &req.user, &listing)?;
     }
-    let hint = if listing.items.is_empty() {
-        empty_window_hint(lib, from, to)
-    } else {
-        None
-    };
+    let mut missing: Vec<String> = Vec::new();
+    for t in trained {
+        for m in &t.missing {
+            if !missing.contains(m) {
+                missing.push(m.clone());
+            }
+        }
+    }
     Ok(Recommendation {
         listing,
-        missing: trained.missing.clone(),
+        missing,
         hint,
     })
 }
@@ -450,5 +530,7 @@ fn hits(
         since: window.filter(|w| w.0 != w.1).map(|w| w.0),
         generated: profiles::now(),
         items,
+        threshold: None,
+        quiet: Vec::new(),
     })
 }

@@ -94,6 +94,9 @@ impl DayRecord {
 pub struct StoredListing {
     pub generated: DateTime<Utc>,
     pub items: Vec<StoredItem>,
+    /// The user's threshold applied that day (issue 15); absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f32>,
 }
 
 /// One stored [`Item`].
@@ -111,6 +114,9 @@ pub struct StoredItem {
     pub abstract_text: String,
     pub listed: Option<NaiveDate>,
     pub because: Option<StoredBecause>,
+    /// The user's collection that ranked it (issue 15); absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
 }
 
 /// One stored [`Because`].
@@ -144,8 +150,10 @@ impl StoredListing {
                         title: b.title.clone(),
                         similarity: finite(b.similarity),
                     }),
+                    collection: i.collection.clone(),
                 })
                 .collect(),
+            threshold: l.threshold,
         }
     }
 
@@ -168,6 +176,7 @@ impl StoredListing {
                     title: b.title.clone(),
                     similarity: b.similarity.unwrap_or(f32::NAN),
                 }),
+                collection: i.collection.clone(),
             })
             .collect()
     }
@@ -180,6 +189,12 @@ impl StoredListing {
             since: None,
             generated: self.generated,
             items: self.items(),
+            threshold: self.threshold,
+            quiet: if self.items.is_empty() && self.threshold.is_some() {
+                vec![day]
+            } else {
+                Vec::new()
+            },
         }
     }
 }

@@ -119,7 +119,15 @@ pub fn plain_text(listing: &Listing, user: &str) -> String {
             }
             out.push_str(&format!("   {line}\n"));
         }
-        out.push_str(&format!("   {} · score {:.2}\n", item.id, item.score));
+        match &item.collection {
+            Some(c) => out.push_str(&format!(
+                "   {} · score {:.2} · collection {}\n",
+                item.id,
+                item.score,
+                one_line(c)
+            )),
+            None => out.push_str(&format!("   {} · score {:.2}\n", item.id, item.score)),
+        }
         if let Some(b) = &item.because {
             let why = match &b.id {
                 Some(id) => {

@@ -309,10 +309,17 @@ impl Deliverer {
         records.sort_by_key(|r| std::cmp::Reverse(r.day));
         let mut items = Vec::new();
         let mut generated: Option<DateTime<Utc>> = None;
+        // Days on which nothing reached the user's threshold: an entry each says so.
+        let mut quiet = Vec::new();
+        let mut threshold = None;
         for r in &records {
             if let Some(l) = &r.listing {
                 items.extend(l.items());
                 generated = Some(generated.map_or(l.generated, |g| g.max(l.generated)));
+                if let (Some(t), true) = (l.threshold, l.items.is_empty()) {
+                    quiet.push(r.day);
+                    threshold = threshold.or(Some(t));
+                }
             }
         }
         let oldest = records.last().map(|r| r.day);
@@ -322,6 +329,8 @@ impl Deliverer {
             since: oldest.filter(|&o| o != end),
             generated: generated.unwrap_or_else(now),
             items,
+            threshold,
+            quiet,
         };
         let atom = render::render(&feed, Format::Atom);
         let name = format!("{user}.atom");

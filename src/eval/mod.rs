@@ -33,7 +33,7 @@ use crate::{Error, Result};
 
 pub use data::{BlindPaper, EvalCorpus};
 pub use metrics::{ndcg_at_k, precision_at_k, MeanSe};
-pub use rankers::{Context, ProfileRanker, Ranker, TextFeatures};
+pub use rankers::{CalibratedRanker, Context, ProfileRanker, Ranker, TextFeatures};
 
 /// The environment variable naming the data directory (laid out like the project's
 /// `../shared/data`: `arxiv-daily-cs-2026h1/`, `arxiv-kaggle-metadata-sample-2000/`).
@@ -126,6 +126,16 @@ pub struct EvalOptions {
     /// with the hub correction ([`hubness::HubPenalty`]) at several strengths.
     #[serde(default)]
     pub hubness: bool,
+    /// Also run paperscout with calibrated scores, one model over all likes, and
+    /// measure the reliability of the calibrated scores (issue 15).
+    #[serde(default)]
+    pub reliability: bool,
+    /// Users keep the likes of each interest category in a collection of its own;
+    /// also run paperscout with one calibrated model per collection, merged as
+    /// `recommend` merges them (and, as with `reliability`, the one-model calibrated
+    /// ranker beside it).
+    #[serde(default)]
+    pub collections: bool,
 }
 
 impl Default for EvalOptions {
@@ -151,6 +161,8 @@ impl Default for EvalOptions {
             paperscout: Variant::default(),
             variants: Vec::new(),
             hubness: false,
+            reliability: false,
+            collections: false,
         }
     }
 }
@@ -224,6 +236,29 @@ pub struct EvalReport {
     /// Wall seconds to load, fit tf-idf and simulate; and for the whole run.
     pub setup_seconds: f64,
     pub total_seconds: f64,
+    /// For each ranker with calibrated scores: over every candidate of every
+    /// user-day, how many fell in each score bin [0, 0.1), ..., [0.9, 1] and how many
+    /// of those were relevant.
+    #[serde(default)]
+    pub reliability: Vec<Reliability>,
+}
+
+/// The reliability of one ranker's calibrated scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reliability {
+    pub name: String,
+    /// Per bin of width 0.1: (candidates, relevant ones).
+    pub bins: Vec<(u64, u64)>,
+    /// Mean score and fraction relevant over all candidates.
+    pub mean_score: f64,
+    pub relevant: f64,
+}
+
+/// Score bins of [`Reliability`].
+pub const RELIABILITY_BINS: usize = 10;
+
+fn bin_of(score: f32) -> usize {
+    ((score.clamp(0.0, 1.0) * RELIABILITY_BINS as f32) as usize).min(RELIABILITY_BINS - 1)
 }
 
 impl EvalReport {
@@ -248,11 +283,14 @@ pub fn run(opts: &EvalOptions) -> Result<EvalReport> {
     Ok(report)
 }
 
-/// A simulated user: what the harness knows (categories) and what rankers get (likes).
+/// A simulated user: what the harness knows (categories) and what rankers get (likes,
+/// and the same likes in one collection per interest category).
 #[derive(Debug, Clone)]
 struct SimUser {
     categories: Vec<u16>,
     likes: Vec<usize>,
+    /// The likes by the first of the user's categories each carries.
+    groups: Vec<Vec<usize>>,
 }
 
 /// Evaluate an already loaded corpus.
@@ -405,6 +443,22 @@ pub fn evaluate_with(
             }));
         }
     }
+    if opts.reliability || opts.collections {
+        rankers.push(Box::new(CalibratedRanker {
+            name: ONE_MODEL_CALIBRATED.into(),
+            rank: opts.paperscout.rank.clone(),
+            tfidf: opts.paperscout.tfidf.clone(),
+            per_collection: false,
+        }));
+    }
+    if opts.collections {
+        rankers.push(Box::new(CalibratedRanker {
+            name: PER_COLLECTION.into(),
+            rank: opts.paperscout.rank.clone(),
+            tfidf: opts.paperscout.tfidf.clone(),
+            per_collection: true,
+        }));
+    }
     rankers.extend(extra);
     let mut configs: Vec<TfidfConfig> = Vec::new();
     for r in &rankers {
@@ -458,6 +512,8 @@ pub fn evaluate_with(
     // Hubness: lists[ranker][user][day], relevant[user][day].
     let mut lists: Vec<Vec<Vec<Vec<usize>>>> = vec![Vec::new(); rankers.len()];
     let mut relevant: Vec<Vec<Vec<bool>>> = Vec::new();
+    let mut bins = vec![vec![(0u64, 0u64); RELIABILITY_BINS]; rankers.len()];
+    let mut score_sum = vec![0.0f64; rankers.len()];
     for outcome in per_user {
         let mut outcome = outcome?;
         if opts.hubness {
@@ -472,8 +528,28 @@ pub fn evaluate_with(
                 prec[r].push(p);
             }
             cpu[r] += outcome.seconds[r];
+            for (b, (n, rel)) in outcome.bins[r].iter().enumerate() {
+                bins[r][b].0 += n;
+                bins[r][b].1 += rel;
+            }
+            score_sum[r] += outcome.score_sum[r];
         }
     }
+    let reliability = rankers
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.calibrated())
+        .map(|(r, ranker)| {
+            let n: u64 = bins[r].iter().map(|b| b.0).sum();
+            let rel: u64 = bins[r].iter().map(|b| b.1).sum();
+            Reliability {
+                name: ranker.name(),
+                bins: bins[r].clone(),
+                mean_score: score_sum[r] / n.max(1) as f64,
+                relevant: rel as f64 / n.max(1) as f64,
+            }
+        })
+        .collect();
     let results = rankers
         .iter()
         .enumerate()
@@ -504,8 +580,15 @@ pub fn evaluate_with(
         rankers: results,
         setup_seconds,
         total_seconds: t0.elapsed().as_secs_f64(),
+        reliability,
     })
 }
+
+/// The name of the one-model calibrated ranker (`--reliability`, `--collections`).
+pub const ONE_MODEL_CALIBRATED: &str = "paperscout, calibrated scores (one model over all likes)";
+/// The name of the per-collection ranker (`--collections`).
+pub const PER_COLLECTION: &str =
+    "paperscout, one calibrated model per collection, merged (best collection's score)";
 
 /// Draw the users: categories among `eligible`, likes among the history papers
 /// (`history_labels` rows) carrying any of them.
@@ -527,7 +610,21 @@ fn simulate_users(
                 .collect();
             let n_likes = rng.range_inclusive(opts.likes.0, opts.likes.1);
             let likes = rng.sample(&pool, n_likes);
-            SimUser { categories, likes }
+            let mut groups = vec![Vec::new(); categories.len()];
+            for &l in &likes {
+                if let Some(g) = categories
+                    .iter()
+                    .position(|c| history_labels[l].contains(c))
+                {
+                    groups[g].push(l);
+                }
+            }
+            groups.retain(|g| !g.is_empty());
+            SimUser {
+                categories,
+                likes,
+                groups,
+            }
         })
         .collect()
 }
@@ -540,6 +637,9 @@ struct UserOutcome {
     /// and per day the labels of the day's papers for this user.
     tops: Vec<Vec<Vec<usize>>>,
     relevant: Vec<Vec<bool>>,
+    /// Per ranker with calibrated scores: (candidates, relevant) per score bin.
+    bins: Vec<Vec<(u64, u64)>>,
+    score_sum: Vec<f64>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -564,10 +664,22 @@ fn evaluate_user(
     let mut metrics = Vec::with_capacity(rankers.len());
     let mut seconds = Vec::with_capacity(rankers.len());
     let mut tops = Vec::new();
-    for ranker in rankers {
+    let mut bins = vec![vec![(0u64, 0u64); RELIABILITY_BINS]; rankers.len()];
+    let mut score_sum = vec![0.0f64; rankers.len()];
+    for (r, ranker) in rankers.iter().enumerate() {
         let t = Instant::now();
-        let scores = ranker.score_days(ctx, &user.likes, days, seed)?;
+        let scores = ranker.score_groups(ctx, &user.likes, &user.groups, days, seed)?;
         seconds.push(t.elapsed().as_secs_f64());
+        if ranker.calibrated() {
+            for (rel, s) in relevant.iter().zip(&scores) {
+                for (&is_rel, &x) in rel.iter().zip(s) {
+                    let b = bin_of(x);
+                    bins[r][b].0 += 1;
+                    bins[r][b].1 += u64::from(is_rel);
+                    score_sum[r] += f64::from(x.min(1.0));
+                }
+            }
+        }
         let mut m = Vec::new();
         let mut day_tops = Vec::new();
         for (rel, s) in relevant.iter().zip(&scores) {
@@ -590,6 +702,8 @@ fn evaluate_user(
         seconds,
         tops,
         relevant,
+        bins,
+        score_sum,
     })
 }
 
@@ -670,6 +784,35 @@ pub fn format_table(report: &EvalReport) -> String {
             }
         }
     }
+    let one = report.ranker(&default_name);
+    if let (Some(p), Some(c)) = (one, report.ranker(PER_COLLECTION)) {
+        if p.ndcg > 0.0 {
+            let _ = writeln!(
+                s,
+                "one model per collection, merged, vs one model over all likes: {:+.1} % nDCG@{k}",
+                100.0 * (c.ndcg / p.ndcg - 1.0)
+            );
+        }
+    }
+    for r in &report.reliability {
+        let _ = writeln!(
+            s,
+            "\nreliability of {}: every candidate of every user-day by calibrated score (mean score {:.3}, relevant {:.3})\n",
+            r.name, r.mean_score, r.relevant
+        );
+        let _ = writeln!(s, "| score | candidates | relevant | fraction relevant |");
+        let _ = writeln!(s, "|---|---:|---:|---:|");
+        for (b, &(n, rel)) in r.bins.iter().enumerate() {
+            let lo = b as f64 / RELIABILITY_BINS as f64;
+            let hi = (b + 1) as f64 / RELIABILITY_BINS as f64;
+            let frac = if n == 0 {
+                "—".to_string()
+            } else {
+                format!("{:.3}", rel as f64 / n as f64)
+            };
+            let _ = writeln!(s, "| {lo:.1}-{hi:.1} | {n} | {rel} | {frac} |");
+        }
+    }
     let _ = writeln!(
         s,
         "wall time {:.1} s (load, tf-idf and simulation {:.1} s)",
@@ -742,6 +885,48 @@ mod tests {
             ours > 0.9 && random < 0.7,
             "paperscout {ours}, random {random}"
         );
+    }
+
+    #[test]
+    fn collections_mode_runs_per_collection_models_and_measures_reliability() {
+        let opts = EvalOptions {
+            collections: true,
+            categories: (2, 3),
+            baselines: false,
+            ..options()
+        };
+        let r = evaluate(&synthetic(), &opts).unwrap();
+        let names: Vec<&str> = r.rankers.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                Variant::default().name.as_str(),
+                ONE_MODEL_CALIBRATED,
+                PER_COLLECTION
+            ]
+        );
+        // Calibrating does not reorder one model's list.
+        let one = r.ranker(&Variant::default().name).unwrap().ndcg;
+        let calibrated = r.ranker(ONE_MODEL_CALIBRATED).unwrap().ndcg;
+        assert!((one - calibrated).abs() < 0.05, "{one} vs {calibrated}");
+        assert!(r.ranker(PER_COLLECTION).unwrap().ndcg > 0.8, "{r:?}");
+        assert_eq!(r.reliability.len(), 2);
+        for rel in &r.reliability {
+            let n: u64 = rel.bins.iter().map(|b| b.0).sum();
+            assert_eq!(
+                n as usize,
+                r.users * r.test_papers,
+                "every candidate binned"
+            );
+            // Separable topics: high scores are mostly relevant, and far more often
+            // than the lowest scores.
+            let (lo_n, lo_rel) = rel.bins.iter().copied().find(|b| b.0 > 0).unwrap();
+            let (hi_n, hi_rel) = rel.bins[RELIABILITY_BINS - 1];
+            assert!(hi_n > 0, "{rel:?}");
+            let (lo, hi) = (lo_rel as f64 / lo_n as f64, hi_rel as f64 / hi_n as f64);
+            assert!(hi > 0.8 && hi > lo + 0.3, "{rel:?}");
+        }
+        assert!(format_table(&r).contains("| 0.9-1.0 |"));
     }
 
     #[test]

@@ -82,6 +82,112 @@ pub trait Ranker: Sync + Send {
         days: &[Range<usize>],
         seed: u64,
     ) -> Result<Vec<Vec<f32>>>;
+
+    /// [`Ranker::score_days`] for a user whose likes the user also put in
+    /// collections (`groups`, a partition of `likes`, one per interest): a ranker of
+    /// one model per collection overrides this; the others ignore the groups.
+    fn score_groups(
+        &self,
+        ctx: &Context<'_>,
+        likes: &[usize],
+        groups: &[Vec<usize>],
+        days: &[Range<usize>],
+        seed: u64,
+    ) -> Result<Vec<Vec<f32>>> {
+        let _ = groups;
+        self.score_days(ctx, likes, days, seed)
+    }
+
+    /// Whether its scores are calibrated relevances (0-1, or above 1 only to order
+    /// papers whose relevance is capped at 1): the harness then measures their
+    /// reliability.
+    fn calibrated(&self) -> bool {
+        false
+    }
+}
+
+/// paperscout's model with calibrated scores, as `recommend` ranks: one model over all
+/// likes, or (`per_collection`) one per collection of the user, a paper's score its
+/// best collection's calibrated score ([`rank::calibrate_model`]). Scores are the
+/// calibrated relevance; a paper whose relevance reaches the cap of 1 scores
+/// 2 + atan(margin), so that, as in `recommend`, the margin orders those.
+pub struct CalibratedRanker {
+    pub name: String,
+    pub rank: RankConfig,
+    pub tfidf: TfidfConfig,
+    pub per_collection: bool,
+}
+
+impl Ranker for CalibratedRanker {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn tfidf(&self) -> Option<TfidfConfig> {
+        Some(self.tfidf.clone())
+    }
+    fn calibrated(&self) -> bool {
+        true
+    }
+    fn score_days(
+        &self,
+        ctx: &Context<'_>,
+        likes: &[usize],
+        days: &[Range<usize>],
+        seed: u64,
+    ) -> Result<Vec<Vec<f32>>> {
+        self.score_groups(ctx, likes, &[likes.to_vec()], days, seed)
+    }
+    fn score_groups(
+        &self,
+        ctx: &Context<'_>,
+        likes: &[usize],
+        groups: &[Vec<usize>],
+        days: &[Range<usize>],
+        seed: u64,
+    ) -> Result<Vec<Vec<f32>>> {
+        let f = ctx.features_or_err(&self.tfidf)?;
+        let library = Library::new(
+            &ctx.ids[..ctx.history],
+            ctx.rows(f, 0..ctx.history)?,
+            f.tfidf.len(),
+        )?;
+        let mut config = self.rank.clone();
+        config.seed ^= seed;
+        let all = [likes.to_vec()];
+        let groups: Vec<&Vec<usize>> = if self.per_collection {
+            groups.iter().filter(|g| !g.is_empty()).collect()
+        } else {
+            all.iter().collect()
+        };
+        let mut models = Vec::with_capacity(groups.len());
+        for g in groups {
+            let input = ProfileInput {
+                likes: g,
+                ..ProfileInput::default()
+            };
+            let model = rank::train(&library, &input, &config)?;
+            let calibration = rank::calibrate_model(&library, &input, &config, &model)?;
+            models.push((model, calibration));
+        }
+        days.iter()
+            .map(|r| {
+                let rows = ctx.rows(f, r.clone())?;
+                let mut best = vec![(f32::NEG_INFINITY, f32::NEG_INFINITY); rows.len()];
+                for (model, calibration) in &models {
+                    for (b, m) in best.iter_mut().zip(model.score(&rows)?) {
+                        let c = calibration.apply(m);
+                        if c > b.0 || (c == b.0 && m > b.1) {
+                            *b = (c, m);
+                        }
+                    }
+                }
+                Ok(best
+                    .into_iter()
+                    .map(|(c, m)| if c >= 1.0 { 2.0 + m.atan() } else { c })
+                    .collect())
+            })
+            .collect()
+    }
 }
 
 /// Uniformly random scores: the floor.

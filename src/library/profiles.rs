@@ -27,7 +27,7 @@
 //! `interests`, `external`, `shown`), each entry with its time (`at`, RFC 3339 UTC),
 //! and `history`, every action in order.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -93,6 +93,32 @@ pub struct Event {
     /// The papers it concerned (ids), or the interest text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
+    /// The named collection it was made in (issue 15); absent: the default collection
+    /// (and in events written before there were collections).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+}
+
+/// A named collection of a profile (issue 15): a feed of its own, with its own likes,
+/// dislikes, interests and imported papers, and its own model. The profile's own
+/// fields are the default, unnamed collection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Collection {
+    #[serde(default)]
+    pub likes: Vec<Mark>,
+    #[serde(default)]
+    pub dislikes: Vec<Mark>,
+    #[serde(default)]
+    pub interests: Vec<InterestText>,
+    #[serde(default)]
+    pub external: Vec<ExternalPaper>,
+}
+
+impl Collection {
+    /// Whether it has anything to rank by (a like, an interest or an imported paper).
+    pub fn has_positives(&self) -> bool {
+        !(self.likes.is_empty() && self.interests.is_empty() && self.external.is_empty())
+    }
 }
 
 /// One user's profile.
@@ -119,6 +145,15 @@ pub struct Profile {
     /// absent in profiles written before there was mail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    // ---- Collections and the relevance threshold (issue 15 part A) ----
+    /// Named collections by name (see [`Collection`]); the fields above are the
+    /// default collection. Absent in profiles written before collections.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub collections: BTreeMap<String, Collection>,
+    /// Digests and feeds (and `recommend` without `--min-score`) list only papers
+    /// whose calibrated score (0-1) is at least this; `None`: the top N, unfiltered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f32>,
 }
 
 impl Profile {
@@ -137,34 +172,88 @@ impl Profile {
             shown: Vec::new(),
             history: Vec::new(),
             email: None,
+            collections: BTreeMap::new(),
+            threshold: None,
         }
     }
 
     fn record(&mut self, now: DateTime<Utc>, action: &str, items: Vec<String>) {
+        self.record_in(None, now, action, items);
+    }
+
+    fn record_in(
+        &mut self,
+        collection: Option<&str>,
+        now: DateTime<Utc>,
+        action: &str,
+        items: Vec<String>,
+    ) {
         self.updated = now;
         self.history.push(Event {
             at: now,
             action: action.into(),
             items,
+            collection: collection.map(String::from),
         });
+    }
+
+    /// The lists of `collection` (`None`: the default one), made when missing.
+    fn lists_mut(&mut self, collection: Option<&str>) -> ListsMut<'_> {
+        match collection {
+            None => ListsMut {
+                likes: &mut self.likes,
+                dislikes: &mut self.dislikes,
+                interests: &mut self.interests,
+                external: &mut self.external,
+            },
+            Some(name) => {
+                let c = self.collections.entry(name.to_string()).or_default();
+                ListsMut {
+                    likes: &mut c.likes,
+                    dislikes: &mut c.dislikes,
+                    interests: &mut c.interests,
+                    external: &mut c.external,
+                }
+            }
+        }
     }
 
     /// Like papers (canonical ids): a disliked one stops being disliked; one already
     /// liked keeps its first time. Returns how many were new likes.
     pub fn like(&mut self, ids: &[String], now: DateTime<Utc>) -> usize {
-        self.mark(ids, now, true)
+        self.mark(None, ids, now, true)
     }
 
     /// Dislike papers (canonical ids): a liked one stops being liked.
     pub fn dislike(&mut self, ids: &[String], now: DateTime<Utc>) -> usize {
-        self.mark(ids, now, false)
+        self.mark(None, ids, now, false)
     }
 
-    fn mark(&mut self, ids: &[String], now: DateTime<Utc>, like: bool) -> usize {
+    /// [`Profile::like`] (`like` true) or [`Profile::dislike`] in `collection`
+    /// (`None`: the default collection; a named one is made on first use, checked
+    /// with [`check_collection`] by the caller). Other collections are not changed.
+    pub fn mark_in(
+        &mut self,
+        collection: Option<&str>,
+        ids: &[String],
+        now: DateTime<Utc>,
+        like: bool,
+    ) -> usize {
+        self.mark(collection, ids, now, like)
+    }
+
+    fn mark(
+        &mut self,
+        collection: Option<&str>,
+        ids: &[String],
+        now: DateTime<Utc>,
+        like: bool,
+    ) -> usize {
+        let lists = self.lists_mut(collection);
         let (to, from) = if like {
-            (&mut self.likes, &mut self.dislikes)
+            (lists.likes, lists.dislikes)
         } else {
-            (&mut self.dislikes, &mut self.likes)
+            (lists.dislikes, lists.likes)
         };
         let mut added = 0;
         for id in ids {
@@ -177,22 +266,23 @@ impl Profile {
                 added += 1;
             }
         }
-        self.record(now, if like { "like" } else { "dislike" }, ids.to_vec());
+        self.record_in(
+            collection,
+            now,
+            if like { "like" } else { "dislike" },
+            ids.to_vec(),
+        );
         added
     }
 
-    /// Forget likes or dislikes of papers (canonical ids). An id the profile neither
-    /// likes nor dislikes is an error naming it, and nothing changes.
+    /// Forget likes or dislikes of papers (canonical ids), in every collection. An id
+    /// the profile neither likes nor dislikes is an error naming it, and nothing
+    /// changes.
     pub fn unlike(&mut self, ids: &[String], now: DateTime<Utc>) -> Result<()> {
+        let marked: HashSet<&str> = self.marks(true).chain(self.marks(false)).collect();
         let missing: Vec<String> = ids
             .iter()
-            .filter(|id| {
-                !self
-                    .likes
-                    .iter()
-                    .chain(&self.dislikes)
-                    .any(|m| &m.id == *id)
-            })
+            .filter(|id| !marked.contains(id.as_str()))
             .cloned()
             .collect();
         if !missing.is_empty() {
@@ -204,34 +294,58 @@ impl Profile {
         }
         self.likes.retain(|m| !ids.contains(&m.id));
         self.dislikes.retain(|m| !ids.contains(&m.id));
+        for c in self.collections.values_mut() {
+            c.likes.retain(|m| !ids.contains(&m.id));
+            c.dislikes.retain(|m| !ids.contains(&m.id));
+        }
         self.record(now, "unlike", ids.to_vec());
         Ok(())
     }
 
     /// Add an interest (replacing one with the same text).
     pub fn add_interest(&mut self, text: &str, vector: Vec<f32>, now: DateTime<Utc>) {
-        self.interests.retain(|i| i.text != text);
-        self.interests.push(InterestText {
+        self.add_interest_in(None, text, vector, now);
+    }
+
+    /// [`Profile::add_interest`] in `collection` (`None`: the default one).
+    pub fn add_interest_in(
+        &mut self,
+        collection: Option<&str>,
+        text: &str,
+        vector: Vec<f32>,
+        now: DateTime<Utc>,
+    ) {
+        let interests = self.lists_mut(collection).interests;
+        interests.retain(|i| i.text != text);
+        interests.push(InterestText {
             text: text.into(),
             at: now,
             vector,
         });
-        self.record(now, "interest", vec![text.into()]);
+        self.record_in(collection, now, "interest", vec![text.into()]);
     }
 
     /// Remove an interest by its exact text; an error when there is none.
     pub fn remove_interest(&mut self, text: &str, now: DateTime<Utc>) -> Result<()> {
-        let before = self.interests.len();
-        self.interests.retain(|i| i.text != text);
-        if self.interests.len() == before {
-            let have: Vec<String> = self
-                .interests
-                .iter()
-                .map(|i| format!("{:?}", i.text))
-                .collect();
+        self.remove_interest_in(None, text, now)
+    }
+
+    /// [`Profile::remove_interest`] in `collection` (`None`: the default one).
+    pub fn remove_interest_in(
+        &mut self,
+        collection: Option<&str>,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let user = self.user.clone();
+        let interests = self.lists_mut(collection).interests;
+        let before = interests.len();
+        interests.retain(|i| i.text != text);
+        if interests.len() == before {
+            let have: Vec<String> = interests.iter().map(|i| format!("{:?}", i.text)).collect();
             return Err(Error::Invalid(format!(
-                "profile {}: no interest {text:?} (interests: {})",
-                self.user,
+                "profile {user}{}: no interest {text:?} (interests: {})",
+                collection.map_or(String::new(), |c| format!(", collection {c:?}")),
                 if have.is_empty() {
                     "none".into()
                 } else {
@@ -239,17 +353,28 @@ impl Profile {
                 }
             )));
         }
-        self.record(now, "remove-interest", vec![text.into()]);
+        self.record_in(collection, now, "remove-interest", vec![text.into()]);
         Ok(())
     }
 
     /// Add papers from the user's bibliography that the library lacks (replacing ones
     /// with the same id).
     pub fn add_external(&mut self, papers: Vec<ExternalPaper>, now: DateTime<Utc>) {
+        self.add_external_in(None, papers, now);
+    }
+
+    /// [`Profile::add_external`] in `collection` (`None`: the default one).
+    pub fn add_external_in(
+        &mut self,
+        collection: Option<&str>,
+        papers: Vec<ExternalPaper>,
+        now: DateTime<Utc>,
+    ) {
         let ids: Vec<String> = papers.iter().map(|p| p.id.clone()).collect();
-        self.external.retain(|e| !ids.contains(&e.id));
-        self.external.extend(papers);
-        self.record(now, "import", ids);
+        let external = self.lists_mut(collection).external;
+        external.retain(|e| !ids.contains(&e.id));
+        external.extend(papers);
+        self.record_in(collection, now, "import", ids);
     }
 
     /// Remember that `ids` were listed for the listing ending on `listing`.
@@ -275,12 +400,23 @@ impl Profile {
     /// same day again gives the same list).
     pub fn seen(&self, listing: NaiveDate) -> HashSet<&str> {
         let shown = self.shown.iter().filter(|s| s.listing != listing);
-        self.likes
-            .iter()
-            .chain(&self.dislikes)
-            .map(|m| m.id.as_str())
+        self.marks(true)
+            .chain(self.marks(false))
             .chain(shown.map(|s| s.id.as_str()))
             .collect()
+    }
+
+    /// Ids liked (`liked` true) or disliked, in any collection.
+    pub fn marks(&self, liked: bool) -> impl Iterator<Item = &str> + '_ {
+        let default = if liked { &self.likes } else { &self.dislikes };
+        default
+            .iter()
+            .chain(
+                self.collections
+                    .values()
+                    .flat_map(move |c| if liked { &c.likes } else { &c.dislikes }),
+            )
+            .map(|m| m.id.as_str())
     }
 
     /// Mail the daily digest to `address` (checked with [`check_email`]; surrounding
@@ -302,10 +438,111 @@ impl Profile {
         had
     }
 
-    /// Whether the profile has anything to rank by.
+    /// Whether the profile has anything to rank by, in any collection.
     pub fn is_empty(&self) -> bool {
-        self.likes.is_empty() && self.interests.is_empty() && self.external.is_empty()
+        self.likes.is_empty()
+            && self.interests.is_empty()
+            && self.external.is_empty()
+            && !self.collections.values().any(Collection::has_positives)
     }
+
+    /// The collections with something to rank by, each ranked by its own model:
+    /// `None` (the default collection) first when it has likes, interests or
+    /// imported papers, then the named ones by name.
+    pub fn feeds(&self) -> Vec<Option<String>> {
+        let default =
+            !(self.likes.is_empty() && self.interests.is_empty() && self.external.is_empty());
+        default
+            .then_some(None)
+            .into_iter()
+            .chain(
+                self.collections
+                    .iter()
+                    .filter(|(_, c)| c.has_positives())
+                    .map(|(n, _)| Some(n.clone())),
+            )
+            .collect()
+    }
+
+    /// What one collection's model trains on, as a profile without collections: the
+    /// collection's likes, interests and imported papers; its dislikes, plus the
+    /// default collection's dislikes (a dislike outside any collection is a negative
+    /// of every collection). `None` (the default collection) is the profile's own
+    /// lists. An error naming the collections when `name` is not one.
+    pub fn collection_view(&self, name: Option<&str>) -> Result<Profile> {
+        let mut view = self.clone();
+        view.collections = BTreeMap::new();
+        let Some(name) = name else {
+            return Ok(view);
+        };
+        let c = self.collections.get(name).ok_or_else(|| {
+            let names: Vec<&str> = self.collections.keys().map(String::as_str).collect();
+            Error::Invalid(format!(
+                "profile {}: no collection {name:?} (collections: {}); make one with `paperscout profile {} like ID... --collection {name}`",
+                self.user,
+                if names.is_empty() { "none".to_string() } else { names.join(", ") },
+                self.user
+            ))
+        })?;
+        view.likes = c.likes.clone();
+        view.interests = c.interests.clone();
+        view.external = c.external.clone();
+        let mut dislikes = c.dislikes.clone();
+        for d in &self.dislikes {
+            if !dislikes.iter().any(|m| m.id == d.id) && !c.likes.iter().any(|m| m.id == d.id) {
+                dislikes.push(d.clone());
+            }
+        }
+        view.dislikes = dislikes;
+        Ok(view)
+    }
+
+    /// Set (`Some`, within 0-1) or clear (`None`) the relevance threshold of digests
+    /// and feeds.
+    pub fn set_threshold(&mut self, threshold: Option<f32>, now: DateTime<Utc>) -> Result<()> {
+        if let Some(t) = threshold {
+            check_threshold(t)?;
+        }
+        self.threshold = threshold;
+        let items = threshold.map(|t| vec![format!("{t}")]).unwrap_or_default();
+        self.record(now, "threshold", items);
+        Ok(())
+    }
+}
+
+/// The lists of one collection, borrowed for a change.
+struct ListsMut<'a> {
+    likes: &'a mut Vec<Mark>,
+    dislikes: &'a mut Vec<Mark>,
+    interests: &'a mut Vec<InterestText>,
+    external: &'a mut Vec<ExternalPaper>,
+}
+
+/// Why `t` cannot be a relevance threshold, if it cannot: a number from 0 to 1 (a
+/// calibrated score).
+pub fn check_threshold(t: f32) -> Result<()> {
+    if !(0.0..=1.0).contains(&t) {
+        return Err(Error::Invalid(format!(
+            "threshold {t}: expected a number from 0 to 1 (scores are calibrated relevances)"
+        )));
+    }
+    Ok(())
+}
+
+/// Why `name` cannot name a collection, if it cannot: 1-64 characters out of ASCII
+/// letters, digits, `.`, `_` and `-`, not starting with `.` or `-`.
+pub fn check_collection(name: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty()
+        || name.len() > 64
+        || name.starts_with(['.', '-'])
+        || !name.chars().all(ok_char)
+    {
+        return Err(Error::Invalid(format!(
+            "collection name {name:?}: expected 1-64 characters out of letters, digits, '.', '_', '-', not starting with '.' or '-'"
+        )));
+    }
+    Ok(())
 }
 
 /// Why `user` cannot name a profile, if it cannot: 1-64 characters out of ASCII

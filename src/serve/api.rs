@@ -103,11 +103,15 @@ pub fn recommend_request(
             "signed in as {user}: the recommendations of {other} are theirs"
         )));
     }
-    let min_score: Option<f32> = param(p, "min_score", "a number")?;
-    if min_score.is_some_and(|m| !m.is_finite()) {
+    let min_score: Option<f32> = param(p, "min_score", "a number from 0 to 1")?;
+    if min_score.is_some_and(|m| !(0.0..=1.0).contains(&m)) {
         return Err(ApiError::bad(
-            "parameter min_score: expected a finite number",
+            "parameter min_score: expected a number from 0 to 1 (a calibrated score)",
         ));
+    }
+    let collection = p.get("collection").filter(|c| !c.is_empty()).cloned();
+    if let Some(c) = &collection {
+        crate::library::profiles::check_collection(c)?;
     }
     let categories = p
         .get("categories")
@@ -127,6 +131,7 @@ pub fn recommend_request(
         categories,
         include_seen: flag(p, "include_seen", false)?,
         record: flag(p, "record", true)?,
+        collection,
     })
 }
 
@@ -138,7 +143,7 @@ pub fn recommend(
 ) -> crate::Result<query::Recommendation> {
     let snap = state.library()?;
     let profile = state.profile(&req.user)?;
-    let trained = state.trained(&snap, &profile)?;
+    let trained = state.trained(&snap, &profile, req.collection.as_deref())?;
     let unrecorded = query::RecommendRequest {
         record: false,
         ..req.clone()

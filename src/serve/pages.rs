@@ -372,6 +372,7 @@ fn item_view(u: &PageUser, item: &Item, back: &str, hide: bool) -> Markup {
                 span.id { (item.id) }
                 @for c in item.categories.iter().take(3) { " · " span.cat { (c) } }
                 " · score " (format!("{:.2}", item.score))
+                @if let Some(c) = &item.collection { " · collection " span.collection { (c) } }
             }
             @if !item.authors.is_empty() {
                 p.authors { (authors(&item.authors)) }
@@ -451,6 +452,7 @@ async fn today(
             categories: Vec::new(),
             include_seen: false,
             record: true,
+            collection: None,
         };
         let out = api::recommend(&s, &req)?;
         Ok((latest, Some(out)))

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::app::query::TrainedFeed;
 use crate::app::{self, query, Models};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -25,7 +26,6 @@ use crate::library::accounts::{random_hex, token_hash, AccountSet, Accounts};
 use crate::library::profiles::{self, Profile, Profiles};
 use crate::library::{Library, MANIFEST};
 use crate::rank::Tfidf;
-use crate::recommend::Trained;
 
 /// How a file looked when last read: a commit renames a new file over it, which changes
 /// its inode, length or time.
@@ -84,15 +84,17 @@ const LOGIN_WINDOW: Duration = Duration::from_secs(300);
 /// How many times a profile change waits for another process's profile lock.
 const LOCK_RETRIES: u32 = 100;
 
-/// A user's trained profile: (library commit, training key, model).
-type TrainedEntry = (u64, String, Arc<Trained>);
+/// A user's trained feed (one model per collection): (library commit, training key,
+/// models).
+type TrainedEntry = (u64, String, Arc<TrainedFeed>);
 
 /// Everything the handlers share.
 pub struct State {
     pub dir: PathBuf,
     pub models: Models,
     library: Mutex<Option<Arc<Snapshot>>>,
-    trained: Mutex<HashMap<String, TrainedEntry>>,
+    /// By (user, collection asked; `None`: the whole feed).
+    trained: Mutex<HashMap<(String, Option<String>), TrainedEntry>>,
     accounts: Mutex<Option<(Option<Stamp>, Arc<AccountSet>)>>,
     sessions: Mutex<HashMap<String, Session>>,
     attempts: Mutex<HashMap<String, (u32, Instant)>>,
@@ -189,17 +191,29 @@ impl State {
             .unwrap_or_else(|| Profile::new(user, profiles::now())))
     }
 
-    /// `profile` trained against `snap`, from the cache when neither changed.
-    pub fn trained(&self, snap: &Snapshot, profile: &Profile) -> Result<Arc<Trained>> {
-        let key = query::training_key(profile);
+    /// `profile` trained against `snap` for `collection` (`None`: the whole feed),
+    /// from the cache when neither changed.
+    pub fn trained(
+        &self,
+        snap: &Snapshot,
+        profile: &Profile,
+        collection: Option<&str>,
+    ) -> Result<Arc<TrainedFeed>> {
+        let key = query::training_key_for(profile, collection);
         let commit = snap.lib.commit();
-        if let Some((c, k, t)) = lock(&self.trained).get(&profile.user) {
+        let slot = (profile.user.clone(), collection.map(String::from));
+        if let Some((c, k, t)) = lock(&self.trained).get(&slot) {
             if *c == commit && *k == key {
                 return Ok(Arc::clone(t));
             }
         }
-        let t = Arc::new(query::train(&snap.lib, snap.tfidf.as_ref(), profile)?);
-        lock(&self.trained).insert(profile.user.clone(), (commit, key, Arc::clone(&t)));
+        let t = Arc::new(query::train(
+            &snap.lib,
+            snap.tfidf.as_ref(),
+            profile,
+            collection,
+        )?);
+        lock(&self.trained).insert(slot, (commit, key, Arc::clone(&t)));
         Ok(t)
     }
 
