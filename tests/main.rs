@@ -17,5 +17,6 @@ mod job;
 mod library;
 mod rank;
 mod recommend;
+mod scale_library;
 mod serve;
 mod surface;

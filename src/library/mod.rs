@@ -110,6 +110,7 @@ pub(crate) mod lock;
 mod manifest;
 pub mod npy;
 pub mod profiles;
+mod rows;
 mod stats;
 mod store;
 pub mod vector;
@@ -129,7 +130,7 @@ pub fn stored_model(dir: impl AsRef<std::path::Path>) -> crate::Result<ModelInfo
 pub use lock::LOCK_FILE;
 pub use manifest::{FORMAT_VERSION, MANIFEST};
 pub use stats::{Categories, CategoryCount, IndexStats, ListingDays, Stats, TOP_CATEGORIES};
-pub use store::{Hit, Library, Plan, DEFAULT_EF_SEARCH, EXACT_SEARCH_MAX};
+pub use store::{Hit, Library, Plan, Verified, DEFAULT_EF_SEARCH, EXACT_SEARCH_MAX};
 pub use writer::{BatchCounts, CommitInfo, Writer, WriterOptions};
 
 /// The embedding model a library's vectors come from. Two describe the same model when
