@@ -26,6 +26,53 @@ pub(crate) trait RowSource: Sync {
     fn dim(&self) -> usize;
 }
 
+/// Approximate nearest-neighbour search over a library's vector rows: the seam where
+/// another engine plugs in when one machine is not enough (README, "Beyond one
+/// machine"). The library owns identity, the papers and exact re-scoring; an engine
+/// only answers "which rows are near this unit vector". Today's engine is the HNSW
+/// graph ([`super::index::Index`]) walked over the mapped vectors ([`GraphSearch`]);
+/// an engine holding the vectors elsewhere (PostgreSQL + pgvector, Qdrant) would
+/// implement this trait with the row number as its point id, and the store's searches
+/// (`Library::nearest`, `nearest_approx`) would call it instead.
+pub trait VectorSearch: Send + Sync {
+    /// The rows the engine holds are `0..covered()`; rows after them (committed since
+    /// the engine was last brought up to date) are scanned exactly by the library.
+    fn covered(&self) -> usize;
+
+    /// Up to `k` rows nearest to the unit vector `query`, nearest first, examining
+    /// about `ef` candidates; with `keep`, only rows it accepts (fewer than `k` when the
+    /// engine meets fewer: the library then scans exactly).
+    fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        keep: Option<&dyn Fn(usize) -> bool>,
+    ) -> Vec<usize>;
+}
+
+/// The engine of a library on one machine: its HNSW graph walked over its own rows.
+pub(crate) struct GraphSearch<'a> {
+    pub(crate) index: &'a super::index::Index,
+    pub(crate) rows: &'a Vectors,
+}
+
+impl VectorSearch for GraphSearch<'_> {
+    fn covered(&self) -> usize {
+        self.index.len()
+    }
+
+    fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        keep: Option<&dyn Fn(usize) -> bool>,
+    ) -> Vec<usize> {
+        self.index.search_in(self.rows, query, k, ef, keep)
+    }
+}
+
 /// The rows of a library: `mapped` rows from the file, then `tail`.
 pub(crate) struct Vectors {
     dim: usize,

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::index::{hex, Index};
 use super::manifest::{lib_err, BlockSums, Manifest, PAPERS_BLOCK_BYTES};
-use super::rows::Vectors;
+use super::rows::{GraphSearch, VectorSearch, Vectors};
 use super::vector::{by_similarity, check_unit, dot, normalized, top_k_exact};
 use super::writer::vector_block_bytes;
 use super::ModelInfo;
@@ -584,12 +584,11 @@ impl Library {
         }
         let want = k.min(allowed.len());
         let keep_row = |row: usize| keep[row];
-        let found = self
-            .index
-            .search_in(&self.vectors, &q, want, self.ef_search, Some(&keep_row));
-        // Rows after the graph's are scanned; hnsw_rs may return rows that fail the
-        // filter: re-check each.
-        let tail = self.index.len()..self.rows();
+        let engine = self.engine();
+        let found = engine.search(&q, want, self.ef_search, Some(&keep_row));
+        // Rows after the engine's are scanned; the engine may return rows that fail
+        // the filter: re-check each.
+        let tail = engine.covered()..self.rows();
         let hits = self.hits(&q, found.into_iter().chain(tail).filter(|&r| keep[r]), want);
         if hits.len() < want {
             return Ok(self.exact(&q, k, allowed.into_iter()));
@@ -626,6 +625,15 @@ impl Library {
         Ok(self.approx(&q, k.min(self.len()), ef))
     }
 
+    /// The approximate search engine over the rows: the seam another engine would plug
+    /// in at ([`VectorSearch`]).
+    fn engine(&self) -> GraphSearch<'_> {
+        GraphSearch {
+            index: &self.index,
+            rows: &self.vectors,
+        }
+    }
+
     fn approx(&self, q: &[f32], k: usize, ef: usize) -> Vec<Hit<'_>> {
         if k == 0 {
             return Vec::new();
@@ -637,11 +645,10 @@ impl Library {
         } else {
             (2 * k).min(self.rows())
         };
-        let found = self
-            .index
-            .search_in(&self.vectors, q, want, ef.max(want), None);
+        let engine = self.engine();
+        let found = engine.search(q, want, ef.max(want), None);
         // Rows committed after the graph was last written are not in it: scanned.
-        let tail = self.index.len()..self.rows();
+        let tail = engine.covered()..self.rows();
         let hits = self.hits(
             q,
             found
