@@ -1,5 +1,5 @@
 //! The user-facing commands' speed on a real 27k-paper library: opening it, the tf-idf
-//! vocabulary (fitted once per library commit, then read from its cache), training one
+//! vocabulary (fitted once and stored, then read from `cache/tfidf.json`), training one
 //! profile, a day's top 20 for one user, and `similar` (index + tf-idf re-scoring) per
 //! query, with the library already open, as `paperscout` does them.
 //!

@@ -256,7 +256,15 @@ pub enum LibraryCommand {
     },
     /// Rebuild the HNSW index from the stored vectors (the repair for a damaged or
     /// lost index dump); papers and vectors are kept as they are.
-    Reindex,
+    Reindex {
+        /// Refit the stored tf-idf vocabulary instead (it is fitted once and kept;
+        /// commits do not refit it).
+        #[arg(long)]
+        tfidf: bool,
+    },
+    /// Check every checksum and record of the library (an open checks only the
+    /// cheap part; see the README, Reliability). Reads every byte: O(library).
+    Verify,
 }
 
 #[derive(Debug, Args)]
@@ -502,7 +510,9 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ingest(ref args) => run_ingest(&library()?, &models(&args.model)?, args),
         Command::Library(LibraryCommand::Stats { ref format }) => run_stats(format, &library()?),
-        Command::Library(LibraryCommand::Reindex) => run_reindex(&library()?),
+        Command::Library(LibraryCommand::Reindex { tfidf: false }) => run_reindex(&library()?),
+        Command::Library(LibraryCommand::Reindex { tfidf: true }) => run_refit_tfidf(&library()?),
+        Command::Library(LibraryCommand::Verify) => run_verify(&library()?),
         Command::Profile(ref args) => run_profile(&library()?, before, args),
         Command::Recommend(ref args) => run_recommend(&library()?, args),
         Command::History(ref args) => run_history(&library()?, args),
@@ -804,6 +814,32 @@ fn run_reindex(dir: &std::path::Path) -> Result<()> {
         "rebuilt the index of {} ({} papers)",
         dir.display(),
         info.papers
+    );
+    Ok(())
+}
+
+fn run_refit_tfidf(dir: &std::path::Path) -> Result<()> {
+    let lib = app::open_library(dir)?;
+    let t = crate::recommend::refit_tfidf(&lib)?;
+    println!(
+        "refitted the tf-idf vocabulary of {} on {} of {} papers ({} terms)",
+        dir.display(),
+        t.sample_papers,
+        t.library_papers,
+        t.tfidf.as_ref().map_or(0, |t| t.len())
+    );
+    Ok(())
+}
+
+fn run_verify(dir: &std::path::Path) -> Result<()> {
+    let v = app::open_library(dir)?.verify()?;
+    println!(
+        "{}: verified {} paper records ({} bytes), {} vector rows, {} index files",
+        dir.display(),
+        v.records,
+        v.papers_bytes,
+        v.vector_rows,
+        v.index_files
     );
     Ok(())
 }

@@ -1,16 +1,19 @@
 //! The glue between a stored library, a stored profile and the ranker: the library's
-//! tf-idf vocabulary (fitted once per library commit and cached), training a profile
+//! tf-idf vocabulary (fitted once and stored), training a profile
 //! against the library, a day's top-N with reasons, and the tf-idf re-scoring of
 //! `similar`. The model itself is [`crate::rank`]'s; storage is [`crate::library`]'s.
 //!
-//! # The tf-idf cache
-//! The vocabulary and idf are fitted on every paper of the library (text: title,
-//! abstract, authors; [`rank::rank_text`]) and stored in `LIBRARY/cache/tfidf-C.json`,
-//! `C` the library's commit: a new commit makes a new one on first use (2.2 s for 27k
-//! papers on 2 cores), and the older ones are removed. The cache is derived data: it is
-//! written by readers too (atomically, temporary file + rename; two readers racing
-//! write the same content), a damaged file is refitted, and deleting `cache/` loses
-//! nothing. Below [`SMALL_LIBRARY`] papers arxiv-sanity-lite's min_df 5 / max_df 0.1
+//! # The tf-idf vocabulary
+//! The vocabulary and idf are fitted once, on the library's papers (text: title,
+//! abstract, authors; [`rank::rank_text`]; a deterministic sample of
+//! [`TFIDF_SAMPLE_MAX`] when there are more), and stored in `LIBRARY/cache/tfidf.json`
+//! with the commit and size it was fitted at. Commits do not refit it (at 1M papers a
+//! refit per commit would cost far more than the commit): new papers are transformed
+//! with the stored vocabulary. It is refitted when the library has grown
+//! [`TFIDF_REFIT_GROWTH`]-fold since, and on request (`paperscout library reindex
+//! --tfidf`). The file is derived data: it is written by readers too (atomically,
+//! temporary file + rename), a damaged file is refitted, and deleting `cache/` loses
+//! nothing but the fit. Below [`SMALL_LIBRARY`] papers arxiv-sanity-lite's min_df 5 / max_df 0.1
 //! would keep almost no term, so small libraries keep every term in at most half the
 //! papers.
 
@@ -53,44 +56,114 @@ fn cache_dir(lib: &Library) -> PathBuf {
     lib.dir().join("cache")
 }
 
-/// The library's tf-idf vectoriser: from the cache when it matches the library's
-/// commit, else fitted and cached. `None` when no term passes the document-frequency
-/// limits (a library of a handful of near-empty papers): rank with the dense vectors only.
-pub fn library_tfidf(lib: &Library) -> Result<Option<Tfidf>> {
-    let dir = cache_dir(lib);
-    let path = dir.join(format!("tfidf-{}.json", lib.commit()));
-    if let Ok(bytes) = std::fs::read(&path) {
-        match serde_json::from_slice::<Option<Tfidf>>(&bytes) {
-            Ok(t) => return Ok(t),
-            Err(e) => tracing::warn!("refitting the damaged tf-idf cache {}: {e}", path.display()),
+/// Name of the stored vocabulary in `LIBRARY/cache/`.
+pub const TFIDF_FILE: &str = "tfidf.json";
+
+/// The vocabulary is fitted on at most this many papers (a deterministic sample of the
+/// library): fitting 27k papers takes 2.2 s on 2 cores, so this bounds a (re)fit at
+/// ~8 s whatever the size of the library.
+pub const TFIDF_SAMPLE_MAX: usize = 100_000;
+
+/// A stored vocabulary is refitted by itself only once the library holds this many
+/// times the papers it was fitted on (so a small library growing from nothing gets
+/// a vocabulary of its own field; a large one adding a day of papers never refits).
+pub const TFIDF_REFIT_GROWTH: usize = 2;
+
+/// The stored tf-idf vectoriser and when it was fitted.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct StoredTfidf {
+    /// The library commit it was fitted at.
+    pub fitted_commit: u64,
+    /// Papers in the library then.
+    pub library_papers: usize,
+    /// Papers it was fitted on (at most [`TFIDF_SAMPLE_MAX`]).
+    pub sample_papers: usize,
+    pub tfidf: Option<Tfidf>,
+}
+
+/// The library's stored tf-idf vocabulary, without fitting one: `None` when there is
+/// none (or it cannot be read).
+pub fn stored_tfidf(lib: &Library) -> Option<StoredTfidf> {
+    let path = cache_dir(lib).join(TFIDF_FILE);
+    let bytes = std::fs::read(&path).ok()?;
+    match serde_json::from_slice::<StoredTfidf>(&bytes) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(
+                "refitting the damaged tf-idf vocabulary {}: {e}",
+                path.display()
+            );
+            None
         }
     }
-    let texts: Vec<String> = lib.papers().map(rank::rank_text).collect();
+}
+
+/// The library's tf-idf vectoriser: the stored one (fitted once, on a sample of at
+/// most [`TFIDF_SAMPLE_MAX`] papers, and kept across commits), fitted now and stored
+/// when there is none or the library has grown [`TFIDF_REFIT_GROWTH`]-fold since.
+/// `None` when no term passes the document-frequency limits (a library of a handful
+/// of near-empty papers): rank with the dense vectors only.
+pub fn library_tfidf(lib: &Library) -> Result<Option<Tfidf>> {
+    if let Some(t) = stored_tfidf(lib) {
+        if lib.len() < TFIDF_REFIT_GROWTH * t.library_papers.max(1) {
+            return Ok(t.tfidf);
+        }
+    }
+    Ok(refit_tfidf(lib)?.tfidf)
+}
+
+/// Fit the library's tf-idf vocabulary afresh (on a sample of at most
+/// [`TFIDF_SAMPLE_MAX`] papers) and store it: `paperscout library reindex --tfidf`.
+pub fn refit_tfidf(lib: &Library) -> Result<StoredTfidf> {
+    let n = lib.len();
+    let papers: Vec<&Paper> = lib.papers().collect();
+    let sample: Vec<usize> = if n <= TFIDF_SAMPLE_MAX {
+        (0..n).collect()
+    } else {
+        let mut s =
+            SplitMix64::new(0x7f1d_f00d).sample(&(0..n).collect::<Vec<_>>(), TFIDF_SAMPLE_MAX);
+        s.sort_unstable();
+        s
+    };
+    let texts: Vec<String> = sample
+        .par_iter()
+        .map(|&k| rank::rank_text(papers[k]))
+        .collect();
     let tfidf = match Tfidf::fit(&texts, tfidf_config(texts.len())) {
         Ok(t) => Some(t),
         Err(Error::Invalid(msg)) if msg.contains("no term") => None,
         Err(e) => return Err(e),
     };
-    if let Err(e) = write_cache(&dir, &path, &tfidf) {
+    let stored = StoredTfidf {
+        fitted_commit: lib.commit(),
+        library_papers: n,
+        sample_papers: texts.len(),
+        tfidf,
+    };
+    let dir = cache_dir(lib);
+    if let Err(e) = write_cache(&dir, &stored) {
         // A read-only library still ranks; it refits next time.
-        tracing::warn!("could not cache the tf-idf in {}: {e}", dir.display());
+        tracing::warn!(
+            "could not store the tf-idf vocabulary in {}: {e}",
+            dir.display()
+        );
     }
-    Ok(tfidf)
+    Ok(stored)
 }
 
-fn write_cache(dir: &Path, path: &Path, tfidf: &Option<Tfidf>) -> Result<()> {
+fn write_cache(dir: &Path, stored: &StoredTfidf) -> Result<()> {
     crate::fsio::ensure_dir(dir)?;
-    let json = serde_json::to_vec(tfidf).map_err(|e| Error::Invalid(e.to_string()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let json = serde_json::to_vec(stored).map_err(|e| Error::Invalid(e.to_string()))?;
     // Created afresh (never through a planted link) and removed if the write fails.
     let tmp = format!("tfidf.{}.tmp", std::process::id());
-    crate::fsio::write_atomic(dir, &tmp, name.as_deref().unwrap_or("tfidf.json"), &json)?;
+    crate::fsio::write_atomic(dir, &tmp, TFIDF_FILE, &json)?;
+    // The per-commit caches of earlier versions.
     for entry in std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .flatten()
     {
         let other = entry.file_name().to_string_lossy().into_owned();
-        if other.starts_with("tfidf-") && Some(&other) != name.as_ref() {
+        if other.starts_with("tfidf-") && other.ends_with(".json") {
             let _ = std::fs::remove_file(entry.path());
         }
     }

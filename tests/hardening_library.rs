@@ -316,15 +316,20 @@ fn the_same_weights_under_another_name_open_the_library() {
 // ---- 6: silent corruption -----------------------------------------------------------
 
 /// Check that both a reader and a writer refuse `dir` with a message containing every
-/// one of `want`.
+/// one of `want`: at open, or at `verify` (an open checks the last block only).
 fn refused(dir: &Path, want: &[&str]) -> String {
-    let err = Library::open(dir, &model()).unwrap_err().to_string();
+    let err = Library::open(dir, &model())
+        .and_then(|lib| lib.verify())
+        .unwrap_err()
+        .to_string();
     for w in want {
         assert!(err.contains(w), "{err}\n  should contain {w:?}");
     }
     assert!(
-        Writer::open(dir, &model(), &WriterOptions::default()).is_err(),
-        "a writer opened it"
+        Writer::open(dir, &model(), &WriterOptions::default())
+            .and_then(|w| w.verify())
+            .is_err(),
+        "a writer opened and verified it"
     );
     err
 }

@@ -240,7 +240,24 @@ fn hnsw_recall_against_brute_force_across_reloads() {
     let lib = Library::open(dir.path(), &model()).unwrap();
     assert_eq!(lib.stats().index.dumped_points, BASE + MORE);
     let after = check(&lib, BASE + MORE);
-    assert_eq!(before_dump, after);
+    // Before the dump the rows after the graph's were scanned exactly; the dump inserted
+    // them into the graph: the answers agree but for the graph's approximation.
+    let same: usize = before_dump
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| a.iter().filter(|id| b.contains(id)).count())
+        .sum();
+    assert!(
+        same as f64 >= 0.97 * (QUERIES * 10) as f64,
+        "agreement {same} of {}",
+        QUERIES * 10
+    );
+    let reopened = Library::open(dir.path(), &model()).unwrap();
+    assert_eq!(
+        after,
+        check(&reopened, BASE + MORE),
+        "a reload answers the same"
+    );
 
     // A filter that passes most papers goes through the graph (re-checked).
     // It passes ~90% of the papers, more than EXACT_SEARCH_MAX: the graph is walked.
@@ -888,18 +905,24 @@ fn damaged_files_give_clear_errors_never_panics() {
         let d = tmp.path().join(format!("case{i}"));
         copy_dir(&good, &d);
         damage(&d);
-        let opened = std::panic::catch_unwind(|| Library::open(&d, &model()));
+        // An open checks the cheap part (format version 3); `verify` the rest.
+        let opened = std::panic::catch_unwind(|| {
+            Library::open(&d, &model()).and_then(|lib| lib.verify().map(|_| lib))
+        });
         let Ok(result) = opened else {
             panic!("{what}: opening panicked");
         };
         let err = result
             .err()
-            .unwrap_or_else(|| panic!("{what}: opened without error"));
+            .unwrap_or_else(|| panic!("{what}: opened and verified without error"));
         let msg = format!("{err}");
         assert!(msg.contains(want), "{what}: {msg}");
-        // A writer refuses it too (and does not "repair" it by truncating).
-        let err = Writer::open(&d, &model(), &quiet_options()).err();
-        assert!(err.is_some(), "{what}: a writer opened it");
+        // A writer refuses it too, at open or at verification (and does not "repair"
+        // it by truncating).
+        let err = Writer::open(&d, &model(), &quiet_options())
+            .and_then(|w| w.verify().map(|_| ()))
+            .err();
+        assert!(err.is_some(), "{what}: a writer opened and verified it");
     }
 }
 
@@ -1144,7 +1167,8 @@ fn kill9_during_ingest_loses_at_most_a_batch() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 6, "{names:?}"); // manifest, lock, papers, vectors, 2 index files
+    // manifest, lock, papers, vectors, 3 index files (graph, data, links)
+    assert_eq!(names.len(), 7, "{names:?}");
 }
 
 // ---- the stored format-version fixture --------------------------------------------

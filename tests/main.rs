@@ -18,6 +18,7 @@ mod kernels;
 mod library;
 mod rank;
 mod recommend;
+mod scale_library;
 mod serve;
 mod steer_collections;
 mod surface;

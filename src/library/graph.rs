@@ -20,7 +20,11 @@ use std::sync::Mutex;
 use hnsw_rs::anndists::dist::Distance;
 use hnsw_rs::hnsw::Hnsw;
 
+use super::rows::RowSource;
 use super::vector::dot;
+
+/// The first bytes of an `index-C.links` file (version 1 of its layout).
+const LINKS_MAGIC: &[u8] = b"PSLINKS1";
 
 /// f32 values in a 64-byte cache line.
 const FLOATS_PER_LINE: usize = 16;
@@ -120,6 +124,19 @@ impl Rows {
     fn slot(&mut self, r: usize) -> &mut [f32] {
         let at = self.first + r * self.stride;
         &mut self.data[at..at + self.dim]
+    }
+}
+
+impl RowSource for Rows {
+    #[inline]
+    fn row(&self, r: usize) -> &[f32] {
+        Rows::row(self, r)
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn dim(&self) -> usize {
+        self.dim
     }
 }
 
@@ -246,19 +263,108 @@ impl Graph {
         })
     }
 
+    /// Number of rows in the graph.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The graph as stored in a library's `index-C.links` file: all little-endian,
+    /// `LINKS_MAGIC`, rows (u64), entry row (u32), layers (u32), then per layer the
+    /// `rows + 1` offsets (u32) and the number of links (u64) followed by the links
+    /// (u32). Read back by [`Graph::from_bytes`].
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let words: usize = self
+            .layers
+            .iter()
+            .map(|l| l.offsets.len() + l.links.len() + 2)
+            .sum();
+        let mut out = Vec::with_capacity(LINKS_MAGIC.len() + 16 + words * 4);
+        out.extend_from_slice(LINKS_MAGIC);
+        out.extend_from_slice(&(self.len as u64).to_le_bytes());
+        out.extend_from_slice(&self.entry.to_le_bytes());
+        out.extend_from_slice(&(self.layers.len() as u32).to_le_bytes());
+        for layer in &self.layers {
+            for o in &layer.offsets {
+                out.extend_from_slice(&o.to_le_bytes());
+            }
+            out.extend_from_slice(&(layer.links.len() as u64).to_le_bytes());
+            for l in &layer.links {
+                out.extend_from_slice(&l.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Read a graph written by [`Graph::to_bytes`], or say why `bytes` are not one: a
+    /// wrong magic, a length that does not add up, offsets that go backwards or past
+    /// the links, a link or entry row out of range. Never panics on bad bytes.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Graph, String> {
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Result<&[u8], String> {
+            let end = at
+                .checked_add(n)
+                .filter(|&e| e <= bytes.len())
+                .ok_or_else(|| format!("truncated at byte {at}"))?;
+            let s = &bytes[at..end];
+            at = end;
+            Ok(s)
+        };
+        if take(LINKS_MAGIC.len())? != LINKS_MAGIC {
+            return Err("not a paperscout links file (bad magic)".into());
+        }
+        let u64_of = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        let u32_of = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or([0; 4]));
+        let len = u64_of(take(8)?);
+        let len = u32::try_from(len).map_err(|_| format!("{len} rows do not fit in u32"))? as usize;
+        let entry = u32_of(take(4)?);
+        let nlayers = u32_of(take(4)?) as usize;
+        if len == 0 || entry as usize >= len || nlayers == 0 || nlayers > 64 {
+            return Err(format!(
+                "bad header: {len} rows, entry {entry}, {nlayers} layers"
+            ));
+        }
+        let words = |b: &[u8]| -> Vec<u32> { b.chunks_exact(4).map(u32_of).collect() };
+        let mut layers = Vec::with_capacity(nlayers);
+        for l in 0..nlayers {
+            let offsets = words(take((len + 1) * 4)?);
+            let n = u64_of(take(8)?);
+            let n = usize::try_from(n).map_err(|_| format!("layer {l}: {n} links"))?;
+            let links = words(take(n.checked_mul(4).ok_or("link count overflows")?)?);
+            if offsets[0] != 0
+                || offsets.windows(2).any(|w| w[0] > w[1])
+                || offsets[len] as usize != links.len()
+            {
+                return Err(format!("layer {l}: offsets are not a CSR over its links"));
+            }
+            if let Some(bad) = links.iter().find(|&&r| r as usize >= len) {
+                return Err(format!("layer {l}: link to row {bad}, not a row"));
+            }
+            layers.push(Csr { offsets, links });
+        }
+        if at != bytes.len() {
+            return Err(format!("{} bytes after the last layer", bytes.len() - at));
+        }
+        Ok(Graph {
+            len,
+            layers,
+            entry,
+            scratch: Mutex::new(Vec::new()),
+        })
+    }
+
     /// Up to `k` rows nearest to the unit vector `query`, nearest first, examining `ef`
     /// candidates on layer 0 (`ef < k` counts as `k`). `rows` holds (at least) the
     /// vectors of the graph's rows. With `keep`, only rows it accepts are returned
     /// (fewer than `k` when the walk meets fewer); the walk still goes through the others.
-    pub(crate) fn search(
+    pub(crate) fn search<R: RowSource + ?Sized>(
         &self,
-        rows: &Rows,
+        rows: &R,
         query: &[f32],
         k: usize,
         ef: usize,
         keep: Option<&dyn Fn(usize) -> bool>,
     ) -> Vec<usize> {
-        if k == 0 || query.len() != rows.dim || rows.len() < self.len {
+        if k == 0 || query.len() != rows.dim() || rows.len() < self.len {
             return Vec::new();
         }
         let ef = ef.max(k);
@@ -297,9 +403,9 @@ impl Graph {
     /// The beam search on layer 0 from `start`: the `ef` nearest accepted rows it meets,
     /// as a max-heap of keys (hnswlib's `searchBaseLayerST`).
     #[allow(clippy::too_many_arguments)]
-    fn search_layer0<'s>(
+    fn search_layer0<'s, R: RowSource + ?Sized>(
         &self,
-        rows: &Rows,
+        rows: &R,
         distance: impl Fn(u32) -> u32,
         ef: usize,
         keep: Option<&dyn Fn(usize) -> bool>,

@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::graph::{Graph, Rows};
+use super::rows::RowSource;
 use super::vector::dot;
 
 /// The distance the graph is built with: `max(0, 1 - a·b)` for unit vectors.
@@ -123,26 +124,53 @@ pub struct DumpInfo {
     pub points: usize,
     pub graph: FileSum,
     pub data: FileSum,
+    /// The flat links readers search (format version 3; absent in older dumps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<LinksSum>,
 }
 
 impl DumpInfo {
     /// The file names this dump occupies.
-    pub fn files(&self) -> [&str; 2] {
-        [&self.graph.file, &self.data.file]
+    pub fn files(&self) -> Vec<&str> {
+        let mut f = vec![self.graph.file.as_str(), self.data.file.as_str()];
+        if let Some(l) = &self.links {
+            f.push(&l.file);
+        }
+        f
     }
 }
 
 /// An HNSW graph whose point ids are vector rows: point `r` is row `r`, and the graph
 /// holds exactly the rows `0..len()`.
+///
+/// Two kinds: a standalone index ([`Index::new`], [`Index::load`]) keeps a copy of the
+/// vectors laid out for its searches; a library's index keeps none and is searched over
+/// the library's own rows (the mapped vectors file), so that a process holds one copy
+/// of the vectors. A library reader's index has no hnsw_rs graph at all: only the flat
+/// links, read from the dump's `.links` file; a writer loads hnsw_rs's graph when it
+/// must insert (see `store.rs`).
 pub struct Index {
-    hnsw: Hnsw<'static, f32, UnitDot>,
+    /// hnsw_rs's graph; `None` in a reader that loaded only the links.
+    hnsw: Option<Hnsw<'static, f32, UnitDot>>,
     params: IndexParams,
-    /// The vectors of rows `0..len()`, laid out for the flat search (hnsw_rs keeps its
-    /// own copy in its points, one allocation each).
-    rows: Rows,
+    /// Points of an index without hnsw_rs's graph (the links file's).
+    points: usize,
+    /// The vectors of rows `0..len()`, laid out for the flat search, in a standalone
+    /// index only.
+    rows: Option<Rows>,
     /// The links searches use, copied on first use after every change; `None` if
     /// hnsw_rs's graph could not be copied (never seen: searches then use hnsw_rs's).
     flat: OnceLock<Option<Graph>>,
+}
+
+/// The `.links` file of a dump: the flat graph as [`Graph::to_bytes`] writes it, with
+/// its length and CRC-32 (cheap enough to check at every open, unlike a sha256 of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinksSum {
+    pub file: String,
+    pub bytes: u64,
+    /// CRC-32 (IEEE) of the whole file, 8 hex digits.
+    pub crc32: String,
 }
 
 impl std::fmt::Debug for Index {
@@ -168,11 +196,25 @@ impl Index {
             UnitDot,
         );
         Ok(Index {
-            hnsw,
+            hnsw: Some(hnsw),
             params,
-            rows: Rows::new(0, 0),
+            points: 0,
+            rows: Some(Rows::new(0, 0)),
             flat: OnceLock::new(),
         })
+    }
+
+    /// An empty graph of a library: searched over the library's rows
+    /// ([`Index::search_in`]), keeping no copy of the vectors besides hnsw_rs's.
+    pub(crate) fn new_shared(params: IndexParams, capacity: usize) -> Result<Index, String> {
+        let mut index = Index::new(params, capacity)?;
+        index.rows = None;
+        Ok(index)
+    }
+
+    /// Whether hnsw_rs's graph is loaded (so that rows can be appended).
+    pub(crate) fn can_append(&self) -> bool {
+        self.hnsw.is_some()
     }
 
     /// The parameters the graph was built with.
@@ -182,7 +224,7 @@ impl Index {
 
     /// Number of points (= rows `0..len()`).
     pub fn len(&self) -> usize {
-        self.hnsw.get_nb_point()
+        self.hnsw.as_ref().map_or(self.points, |h| h.get_nb_point())
     }
 
     /// Whether the graph has no points.
@@ -193,13 +235,20 @@ impl Index {
     /// Add the rows `len()..len() + n` whose vectors are the chunks of `rows`
     /// (`dimension` values each), in parallel on rayon's current pool when many.
     pub fn append(&mut self, rows: &[f32], dimension: usize) {
+        let first = self.len();
+        let Some(hnsw) = self.hnsw.as_ref() else {
+            // A reader's index (links only): the library never appends to one.
+            tracing::error!("appending to an index loaded without its hnsw_rs graph (a bug)");
+            return;
+        };
         // The next search copies the grown graph: inserts also change old points' links.
         self.flat.take();
-        if self.rows.len() == 0 {
-            self.rows = Rows::new(dimension, rows.len() / dimension.max(1));
+        if let Some(own) = self.rows.as_mut() {
+            if own.len() == 0 {
+                *own = Rows::new(dimension, rows.len() / dimension.max(1));
+            }
+            own.extend(rows);
         }
-        self.rows.extend(rows);
-        let first = self.len();
         let items: Vec<(&[f32], usize)> = rows
             .chunks_exact(dimension)
             .enumerate()
@@ -207,10 +256,10 @@ impl Index {
             .collect();
         if items.len() < PARALLEL_INSERT_MIN {
             for item in items {
-                self.hnsw.insert_slice(item);
+                hnsw.insert_slice(item);
             }
         } else {
-            self.hnsw.parallel_insert_slice(&items);
+            hnsw.parallel_insert_slice(&items);
         }
     }
 
@@ -218,7 +267,8 @@ impl Index {
     fn flat(&self) -> Option<&Graph> {
         self.flat
             .get_or_init(|| {
-                if self.rows.len() != self.len() {
+                let hnsw = self.hnsw.as_ref()?;
+                if self.rows.as_ref().is_some_and(|r| r.len() != self.len()) {
                     // Rows of another dimension were appended: a caller's bug.
                     tracing::warn!(
                         "searching with hnsw_rs: the index holds vectors of another dimension"
@@ -226,7 +276,7 @@ impl Index {
                     return None;
                 }
                 let _span = tracing::info_span!("index_flatten", points = self.len()).entered();
-                Graph::from_hnsw(&self.hnsw)
+                Graph::from_hnsw(hnsw)
                     .inspect_err(|why| {
                         tracing::warn!("searching with hnsw_rs: its graph cannot be copied: {why}")
                     })
@@ -249,9 +299,31 @@ impl Index {
         if k == 0 || self.is_empty() {
             return Vec::new();
         }
+        match (self.flat(), self.rows.as_ref()) {
+            (Some(graph), Some(rows)) => graph.search(rows, query, k, ef, None),
+            _ => self.search_hnsw_rs(query, k, ef),
+        }
+    }
+
+    /// [`Index::search`] (with `keep`: [`Index::search_filter`]) over `rows`, the
+    /// vectors of (at least) the rows `0..len()`: how a library searches its index.
+    pub(crate) fn search_in<R: RowSource + ?Sized>(
+        &self,
+        rows: &R,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        keep: Option<&dyn Fn(usize) -> bool>,
+    ) -> Vec<usize> {
+        if k == 0 || self.is_empty() {
+            return Vec::new();
+        }
         match self.flat() {
-            Some(graph) => graph.search(&self.rows, query, k, ef, None),
-            None => self.search_hnsw_rs(query, k, ef),
+            Some(graph) => graph.search(rows, query, k, ef, keep),
+            None => match keep {
+                None => self.search_hnsw_rs(query, k, ef),
+                Some(keep) => self.search_filter_hnsw_rs(query, k, ef, keep),
+            },
         }
     }
 
@@ -268,37 +340,49 @@ impl Index {
         if k == 0 || self.is_empty() {
             return Vec::new();
         }
-        match self.flat() {
-            Some(graph) => graph.search(&self.rows, query, k, ef, Some(keep)),
-            None => {
-                let filter = |id: &usize| keep(*id);
-                let found = self.hnsw.search_filter(query, k, ef.max(k), Some(&filter));
-                // hnsw_rs may return rows that fail the filter.
-                found
-                    .into_iter()
-                    .map(|n| n.d_id)
-                    .filter(|&r| keep(r))
-                    .collect()
-            }
+        match (self.flat(), self.rows.as_ref()) {
+            (Some(graph), Some(rows)) => graph.search(rows, query, k, ef, Some(keep)),
+            _ => self.search_filter_hnsw_rs(query, k, ef, keep),
         }
+    }
+
+    fn search_filter_hnsw_rs(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        keep: &dyn Fn(usize) -> bool,
+    ) -> Vec<usize> {
+        let Some(hnsw) = self.hnsw.as_ref() else {
+            return Vec::new();
+        };
+        let filter = |id: &usize| keep(*id);
+        let found = hnsw.search_filter(query, k, ef.max(k), Some(&filter));
+        // hnsw_rs may return rows that fail the filter.
+        found
+            .into_iter()
+            .map(|n| n.d_id)
+            .filter(|&r| keep(r))
+            .collect()
     }
 
     /// [`Index::search`] by hnsw_rs's own search over the same graph: the reference the
     /// benchmark and the tests compare the flat search with.
     pub fn search_hnsw_rs(&self, query: &[f32], k: usize, ef: usize) -> Vec<usize> {
-        if k == 0 || self.is_empty() {
+        let Some(hnsw) = self.hnsw.as_ref().filter(|_| k > 0 && !self.is_empty()) else {
             return Vec::new();
-        }
-        let found = self.hnsw.search(query, k, ef.max(k));
+        };
+        let found = hnsw.search(query, k, ef.max(k));
         found.into_iter().map(|n| n.d_id).collect()
     }
 
     /// Write the graph as `dir/BASENAME.hnsw.{graph,data}`, fsync both files and
     /// return what the manifest must record. Leftover files of that name (from a crash)
-    /// are replaced. Refuses an empty graph (hnsw_rs cannot dump one).
+    /// are replaced. Refuses an empty graph (hnsw_rs cannot dump one). Also writes the
+    /// flat links as `BASENAME.links` (what readers load instead of hnsw_rs's graph).
     pub fn dump(&self, dir: &Path, basename: &str) -> Result<DumpInfo, String> {
         let points = self.len();
-        if points == 0 {
+        if points == 0 || self.hnsw.is_none() {
             return Err("cannot dump an empty index".to_string());
         }
         // hnsw_rs creates its files by name, following any link planted there. So it
@@ -313,22 +397,120 @@ impl Index {
         let name = moved?;
         let graph = format!("{name}.hnsw.graph");
         let data = format!("{name}.hnsw.data");
+        let links = match self.flat() {
+            Some(flat) => {
+                let bytes = flat.to_bytes();
+                let file = format!("{name}.links");
+                crate::fsio::write_atomic(dir, &format!("{file}.tmp"), &file, &bytes)
+                    .map_err(|e| e.to_string())?;
+                Some(LinksSum {
+                    file,
+                    bytes: bytes.len() as u64,
+                    crc32: format!("{:08x}", crc32fast::hash(&bytes)),
+                })
+            }
+            None => None,
+        };
         Ok(DumpInfo {
             basename: name,
             points,
             graph: file_sum(dir, &graph)?,
             data: file_sum(dir, &data)?,
+            links,
         })
     }
 
     /// Reload a dump written by [`Index::dump`], after checking both files against
     /// `info` (length, then sha256), the parameters against `params` and the point
-    /// count against `info.points`.
+    /// count against `info.points`. A standalone index (with its own copy of the rows).
     pub fn load(
         dir: &Path,
         info: &DumpInfo,
         params: IndexParams,
         dimension: usize,
+    ) -> Result<Index, String> {
+        Index::load_hnsw(dir, info, params, dimension, true)
+    }
+
+    /// [`Index::load`] for a library: no copy of the rows (searched with
+    /// [`Index::search_in`]).
+    pub(crate) fn load_shared(
+        dir: &Path,
+        info: &DumpInfo,
+        params: IndexParams,
+        dimension: usize,
+    ) -> Result<Index, String> {
+        Index::load_hnsw(dir, info, params, dimension, false)
+    }
+
+    /// A reader's index: the flat links of `info` only (no hnsw_rs graph, so nothing
+    /// can be appended), after checking the file's length and CRC-32 and its content
+    /// (every link a row of the graph). `Ok(None)` for a dump without links (format
+    /// version 2): load hnsw_rs's graph then.
+    pub(crate) fn load_links(
+        dir: &Path,
+        info: &DumpInfo,
+        params: IndexParams,
+    ) -> Result<Option<Index>, String> {
+        let Some(want) = &info.links else {
+            return Ok(None);
+        };
+        // hnsw_rs's files are read by a writer only (checked by sha256 then); here
+        // only that they are there, whole.
+        for f in [&info.graph, &info.data] {
+            let path = dir.join(&f.file);
+            let len = std::fs::metadata(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .len();
+            if len != f.bytes {
+                return Err(format!(
+                    "index file {} has {len} bytes, the manifest says {} (truncated or overwritten)",
+                    f.file, f.bytes
+                ));
+            }
+        }
+        let path = dir.join(&want.file);
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if bytes.len() as u64 != want.bytes {
+            return Err(format!(
+                "index file {} has {} bytes, the manifest says {} (truncated or overwritten)",
+                want.file,
+                bytes.len(),
+                want.bytes
+            ));
+        }
+        let crc = format!("{:08x}", crc32fast::hash(&bytes));
+        if crc != want.crc32 {
+            return Err(format!(
+                "index file {} is corrupt (CRC-32 {crc} differs from the manifest's {})",
+                want.file, want.crc32
+            ));
+        }
+        let graph =
+            Graph::from_bytes(&bytes).map_err(|why| format!("index file {}: {why}", want.file))?;
+        if graph.len() != info.points {
+            return Err(format!(
+                "index file {} holds {} points, the manifest says {}",
+                want.file,
+                graph.len(),
+                info.points
+            ));
+        }
+        Ok(Some(Index {
+            hnsw: None,
+            params,
+            points: info.points,
+            rows: None,
+            flat: OnceLock::from(Some(graph)),
+        }))
+    }
+
+    fn load_hnsw(
+        dir: &Path,
+        info: &DumpInfo,
+        params: IndexParams,
+        dimension: usize,
+        own_rows: bool,
     ) -> Result<Index, String> {
         params.check()?;
         for want in [&info.graph, &info.data] {
@@ -360,22 +542,28 @@ impl Index {
         // graph built the same way before and after a reload.
         hnsw.set_extend_candidates(false);
         hnsw.set_keeping_pruned(false);
-        let rows = Rows::from_hnsw(&hnsw).map_err(|why| {
-            format!(
-                "index dump does not hold the rows 0..{}: {why}",
-                info.points
-            )
-        })?;
+        let rows = if own_rows {
+            Some(Rows::from_hnsw(&hnsw).map_err(|why| {
+                format!(
+                    "index dump does not hold the rows 0..{}: {why}",
+                    info.points
+                )
+            })?)
+        } else {
+            None
+        };
+        let found = (
+            hnsw.get_max_nb_connection() as usize,
+            hnsw.get_ef_construction(),
+        );
+        let dim = hnsw.get_point_indexation().get_data_dimension();
         let index = Index {
-            hnsw,
+            hnsw: Some(hnsw),
             params,
+            points: 0,
             rows,
             flat: OnceLock::new(),
         };
-        let found = (
-            index.hnsw.get_max_nb_connection() as usize,
-            index.hnsw.get_ef_construction(),
-        );
         if found != (params.max_nb_connection, params.ef_construction) {
             return Err(format!(
                 "index dump was built with M={} ef_construction={}, the manifest says M={} ef_construction={}",
@@ -389,7 +577,6 @@ impl Index {
                 info.points
             ));
         }
-        let dim = index.hnsw.get_point_indexation().get_data_dimension();
         if dim != dimension {
             return Err(format!(
                 "index dump has dimension {dim}, the library {dimension}"
@@ -418,7 +605,10 @@ fn remove_leftover(path: &Path) -> Result<(), String> {
 /// Dump `index` into the empty directory `private`, flush both files to disk and move
 /// them into `dir`; the basename hnsw_rs used.
 fn dump_into(index: &Index, private: &Path, dir: &Path, basename: &str) -> Result<String, String> {
-    let dumped = catch_unwind(AssertUnwindSafe(|| index.hnsw.file_dump(private, basename)));
+    let Some(hnsw) = index.hnsw.as_ref() else {
+        return Err("no hnsw_rs graph to dump".to_string());
+    };
+    let dumped = catch_unwind(AssertUnwindSafe(|| hnsw.file_dump(private, basename)));
     let name = match dumped {
         Ok(Ok(name)) => name,
         Ok(Err(e)) => return Err(format!("writing the index dump failed: {e:#}")),

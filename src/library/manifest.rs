@@ -24,7 +24,13 @@ pub const FORMAT_NAME: &str = "paperscout-library";
 /// against checksums it does not have) and upgraded by the next writer to open it:
 /// the checksums of its committed files are computed and a version 2 manifest
 /// committed, atomically like every commit.
-pub const FORMAT_VERSION: u32 = 2;
+///
+/// Version 3 added the index dump's `links` file (the flat graph readers search,
+/// without loading hnsw_rs's graph), and changed what an open checks (see
+/// `Library::load` and `Library::verify`). A version 2 library is read as it is (its
+/// hnsw_rs graph is loaded) and upgraded by the next writer: the graph is dumped anew
+/// with its links and a version 3 manifest committed.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest format version this code reads.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;

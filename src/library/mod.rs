@@ -31,7 +31,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # On disk (format version 2)
+//! # On disk (format version 3)
 //!
 //! ```text
 //! LIBRARY/
@@ -43,6 +43,8 @@
 //!                           the first `vectors.rows` rows count; every row L2-normalised
 //!   index-C.hnsw.graph      hnsw_rs dump of the graph over rows 0..index_dump.points,
 //!   index-C.hnsw.data       with length and sha256 of both files in the manifest
+//!   index-C.links           the same graph's links, flat (what readers search), with
+//!                           length and CRC-32 in the manifest (version 3)
 //!   profiles/, cache/       profiles (see [`profiles`]) and the tf-idf cache
 //! ```
 //!
@@ -56,14 +58,22 @@
 //! of the vectors), the graph parameters and the current dump. Unknown entries (e.g. a
 //! later `profiles`) are kept.
 //!
-//! **Verification.** Opening (reader or writer) checks the committed bytes of the
-//! papers log and the vectors file against their block checksums, every paper record's
-//! `text_sha256` against its title and abstract, every vector row for unit length, and
-//! both index files against their length and sha256; any difference is an error naming
-//! the file and the rows or lines. Version 1 libraries have no block checksums: they are
-//! read with the other checks, and the next writer upgrades them (computes the
-//! checksums and commits a version 2 manifest). Every file is written without
+//! **Verification.** Opening (reader or writer) checks what is cheap: the files are at
+//! least as long as committed, the last block of the papers log and of the vectors file
+//! against its checksum (and the last block's records against their text hash, its
+//! rows for unit length), every record parses and the counts agree, and the links file
+//! against its length and CRC-32. [`Library::verify`] (`paperscout library verify`)
+//! checks every block, every record's `text_sha256` against its title and abstract,
+//! every row for unit length and the hnsw_rs dump files against their sha256; any
+//! difference is an error naming the file and the rows or lines. Version 1 libraries
+//! have no block checksums and version 2 ones no links file: they are read as they
+//! are, and the next writer upgrades them in one commit. Every file is written without
 //! following links planted in the directory (see [`crate::fsio`]).
+//!
+//! **Memory.** A reader maps the vectors file and searches the flat links over the
+//! mapping: one copy of the vectors, no hnsw_rs graph. Rows committed after the dump
+//! are scanned exactly; a writer loads hnsw_rs's graph only when a commit inserts them
+//! and writes the dump.
 //!
 //! **Commit protocol.** New paper records and vector rows are appended after the
 //! committed prefix of the current files and fsynced; the HNSW dump, when due, is written
@@ -78,10 +88,9 @@
 //! 2 cores); the committed prefix of a file is never modified.
 //!
 //! **The graph.** The dump is rewritten (it is a full rewrite in hnsw_rs) only when
-//! [`WriterOptions::dump_after_rows`] rows are not in it, and by [`Writer::finish`];
-//! opening reloads it and inserts the rows committed after it. So the graph always holds
-//! every row, and a kill during an ingest costs at most that many inserts at the next
-//! open.
+//! `max(`[`WriterOptions::dump_after_rows`]`, 2% of the rows)` rows are not in it, and
+//! by [`Writer::finish`] (for libraries up to 100k rows, or when one is due); until
+//! then the rows after it are scanned exactly by every search.
 //!
 //! **Identity.** Papers are keyed by canonical id ([`crate::paper::canonical_id`]): an
 //! ingest of the same paper again (another version, another source, the same file)
@@ -110,6 +119,7 @@ pub(crate) mod lock;
 mod manifest;
 pub mod npy;
 pub mod profiles;
+mod rows;
 mod stats;
 mod store;
 pub mod vector;
@@ -128,8 +138,9 @@ pub fn stored_model(dir: impl AsRef<std::path::Path>) -> crate::Result<ModelInfo
 }
 pub use lock::LOCK_FILE;
 pub use manifest::{FORMAT_VERSION, MANIFEST};
+pub use rows::VectorSearch;
 pub use stats::{Categories, CategoryCount, IndexStats, ListingDays, Stats, TOP_CATEGORIES};
-pub use store::{Hit, Library, Plan, DEFAULT_EF_SEARCH, EXACT_SEARCH_MAX};
+pub use store::{Hit, Library, Plan, Verified, DEFAULT_EF_SEARCH, EXACT_SEARCH_MAX};
 pub use writer::{BatchCounts, CommitInfo, Writer, WriterOptions};
 
 /// The embedding model a library's vectors come from. Two describe the same model when

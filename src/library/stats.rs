@@ -62,7 +62,8 @@ pub struct CategoryCount {
 /// The HNSW graph.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IndexStats {
-    /// Points in the graph: one per vector row.
+    /// Rows searched: one per vector row (in the graph, or committed after its dump and
+    /// scanned exactly until a writer inserts them).
     pub points: usize,
     /// Points of re-embedded papers: in the graph, never returned (until compaction).
     pub tombstones: usize,
@@ -130,7 +131,8 @@ impl Library {
             model: m.model.clone(),
             dimension: self.dimension(),
             index: IndexStats {
-                points: self.index.len(),
+                // Every row is searched: the graph's, and those committed after it.
+                points: self.rows(),
                 tombstones: self.rows() - self.len(),
                 dumped_points: m.index_dump.as_ref().map_or(0, |d| d.points),
                 max_nb_connection: m.index.max_nb_connection,

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::index::{hex, Index};
 use super::manifest::{lib_err, BlockSums, Manifest, PAPERS_BLOCK_BYTES};
+use super::rows::{GraphSearch, VectorSearch, Vectors};
 use super::vector::{by_similarity, check_unit, dot, normalized, top_k_exact};
 use super::writer::vector_block_bytes;
 use super::ModelInfo;
@@ -114,8 +115,9 @@ pub struct Library {
     /// `row → key`, or [`DEAD`].
     pub(crate) owner: Vec<usize>,
     pub(crate) by_id: HashMap<String, usize>,
-    /// `rows × dimension` f32, row-major, every row L2-normalised.
-    pub(crate) vectors: Vec<f32>,
+    /// `rows × dimension` f32, every row L2-normalised: the committed rows mapped from
+    /// the vectors file, a writer's upserted ones in memory after them.
+    pub(crate) vectors: Vectors,
     pub(crate) index: Index,
     pub(crate) ef_search: usize,
 }
@@ -139,7 +141,7 @@ impl Library {
             attempt += 1;
             let manifest = Manifest::read(dir)?;
             let commit = manifest.commit;
-            match Library::load(dir, manifest, true) {
+            match Library::load(dir, manifest, true, false) {
                 Ok(lib) => return Ok(lib),
                 Err(e) => {
                     // A writer may have committed and removed the files this manifest
@@ -164,56 +166,64 @@ impl Library {
         Ok(())
     }
 
-    /// Load the state `manifest` commits. Every number is checked against the files so
-    /// that a damaged library gives an error naming the file, never a panic. Without
-    /// `use_dump` the graph is rebuilt from the vectors instead of reloaded.
-    pub(crate) fn load(dir: &Path, manifest: Manifest, use_dump: bool) -> Result<Library> {
+    /// Load the state `manifest` commits, with the checks cheap enough for every open
+    /// (see [`Library::verify`] for the full ones): the files are at least as long as
+    /// committed; the last block of the papers log and of the vectors file matches its
+    /// CRC-32 and the vector rows of that block are unit vectors; every record parses
+    /// and names a row that exists, no two papers share a row, the counts match the
+    /// manifest; the index's links file matches its length and CRC-32. The vectors are
+    /// mapped, not read. `writer`: a version 1 library (no checksums) gets the
+    /// checksums of its files computed, for the upgrade. Without `use_dump` the graph is
+    /// rebuilt from the vectors instead of reloaded.
+    pub(crate) fn load(
+        dir: &Path,
+        manifest: Manifest,
+        use_dump: bool,
+        writer: bool,
+    ) -> Result<Library> {
         let dim = manifest.model.dimension;
         let rows = manifest.vectors.rows;
         let _span = tracing::info_span!("library_load", rows, dim).entered();
 
-        // Vectors: the committed prefix of the file, every row finite and unit-norm.
+        // Vectors: the committed prefix of the file, mapped.
         let vec_path = dir.join(&manifest.vectors.file);
-        let vec_bytes = rows
-            .checked_mul(dim)
-            .and_then(|n| n.checked_mul(4))
-            .ok_or_else(|| lib_err(dir, "vector count overflows"))?;
-        let raw = read_prefix(&vec_path, vec_bytes as u64)?;
-        let vector_sums = verified_sums(
-            &manifest.vectors.checksums,
-            &raw,
-            vector_block_bytes(dim),
-            |range| {
-                let row_bytes = dim as u64 * 4;
-                let (first, last) = (range.start / row_bytes, range.end.div_ceil(row_bytes));
-                Error::Library {
-                    path: vec_path.clone(),
-                    message: format!(
-                        "rows {first}..{last} (bytes {}..{}) do not match the checksum the manifest recorded when they were committed: the vectors file is corrupt (restore it from a backup, or re-ingest into a new library)",
-                        range.start, range.end
-                    ),
+        let vectors = Vectors::map(&vec_path, rows, dim)?;
+        let row_bytes = dim as u64 * 4;
+        let vector_sums = match &manifest.vectors.checksums {
+            Some(sums) => {
+                if let Some(range) = last_block_damaged(&vec_path, sums, rows as u64 * row_bytes)? {
+                    return Err(vectors_damaged(&vec_path, range, row_bytes));
                 }
-            },
-        )?;
-        let vectors: Vec<f32> = raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        drop(raw);
-        for (r, v) in vectors.chunks_exact(dim).enumerate() {
-            if let Err(why) = check_unit(v, dim) {
-                return Err(Error::Library {
-                    path: vec_path,
-                    message: format!("row {r} {why}: the vectors file is corrupt"),
-                });
+                // The rows of the last block: the ones a killed or faulty append touched.
+                let block_rows = (sums.block_bytes / row_bytes.max(1)).max(1) as usize;
+                let first = rows.saturating_sub(1) / block_rows * block_rows;
+                for r in first..rows {
+                    check_row(&vectors, r, &vec_path)?;
+                }
+                Some(sums.clone())
             }
-        }
+            None if writer => {
+                // Version 1: every row is checked and checksummed, once, for the upgrade.
+                let mut sums = BlockSums::new(vector_block_bytes(dim));
+                for r in 0..rows {
+                    check_row(&vectors, r, &vec_path)?;
+                    let bytes: Vec<u8> = vectors
+                        .row(r)
+                        .iter()
+                        .flat_map(|x| x.to_le_bytes())
+                        .collect();
+                    sums.append(r as u64 * row_bytes, &bytes);
+                }
+                Some(sums)
+            }
+            None => None,
+        };
 
         // Papers: the committed prefix of the log; the last record of an id wins.
         let log_path = dir.join(&manifest.papers.file);
         let log = read_prefix(&log_path, manifest.papers.bytes)?;
         let mut manifest = manifest;
-        manifest.vectors.checksums = Some(vector_sums);
+        manifest.vectors.checksums = vector_sums;
         let mut lib = Library {
             dir: dir.to_path_buf(),
             papers: Vec::new(),
@@ -222,7 +232,7 @@ impl Library {
             owner: vec![DEAD; rows],
             by_id: HashMap::new(),
             vectors,
-            index: Index::new(manifest.index, rows).map_err(|e| lib_err(dir, e))?,
+            index: Index::new_shared(manifest.index, 0).map_err(|e| lib_err(dir, e))?,
             ef_search: DEFAULT_EF_SEARCH,
             manifest,
         };
@@ -237,8 +247,8 @@ impl Library {
                 "the committed part does not end with a newline: the papers log is corrupt".into(),
             ));
         }
-        // Parsing and re-hashing the records is most of the cost of an open: in
-        // parallel, then applied in order (the last record of an id wins).
+        // Parsing the records is most of the cost of an open: in parallel, then
+        // applied in order (the last record of an id wins).
         let numbered: Vec<(usize, &[u8])> = log
             .split(|b| *b == b'\n')
             .enumerate()
@@ -251,22 +261,8 @@ impl Library {
             numbered
                 .par_iter()
                 .map(|&(n, line)| {
-                    let rec: Record = serde_json::from_slice(line)
-                        .map_err(|e| log_err(n, format!("corrupt paper record: {e}")))?;
-                    // The text hash was computed from this title and abstract when the
-                    // vector was made: a record that no longer matches was edited or
-                    // damaged.
-                    if text_sha256(&rec.paper) != rec.text_sha256 {
-                        return Err(log_err(
-                            n,
-                            format!(
-                                "paper {}: its title and abstract do not match the text hash stored with its vector (sha256 {}): the papers log was edited or damaged (restore it from a backup, or re-ingest into a new library)",
-                                rec.paper.id,
-                                rec.text_sha256.chars().take(12).collect::<String>()
-                            ),
-                        ));
-                    }
-                    Ok(rec)
+                    serde_json::from_slice(line)
+                        .map_err(|e| log_err(n, format!("corrupt paper record: {e}")))
                 })
                 .collect()
         };
@@ -305,47 +301,131 @@ impl Library {
                 ),
             ));
         }
-
-        // Checksums of the log, after the records (whose errors name their line).
-        let papers_sums = verified_sums(
-            &lib.manifest.papers.checksums,
-            &log,
-            PAPERS_BLOCK_BYTES,
-            |range| {
-                let line_at =
-                    |at: u64| 1 + log[..at as usize].iter().filter(|b| **b == b'\n').count();
-                let (first, last) = (line_at(range.start), line_at(range.end.saturating_sub(1)));
-                Error::Input {
-                    path: log_path.clone(),
-                    line: first as u64,
-                    message: format!(
-                        "lines {first}-{last} (bytes {}..{}) do not match the checksum the manifest recorded when they were committed: the papers log is corrupt (restore it from a backup, or re-ingest into a new library)",
-                        range.start, range.end
-                    ),
+        // The last block of the log: its records' text hashes, then its checksum (so
+        // that an edited record is reported by its line rather than as a block).
+        if let Some(sums) = &lib.manifest.papers.checksums {
+            let len = log.len() as u64;
+            let b = sums.block_bytes.max(1);
+            let start = len.saturating_sub(1) / b * b;
+            if len > 0
+                && Some(crc32fast::hash(&log[start as usize..])) != sums.crc32.last().copied()
+            {
+                // Lines before the block's first whole line.
+                let from = log[..start as usize]
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |i| i + 1);
+                let first_line = 1 + log[..from].iter().filter(|b| **b == b'\n').count();
+                if let Some((line, message)) = first_bad_record(&log[from..], first_line) {
+                    return Err(log_err(line, message));
                 }
-            },
-        )?;
-        drop(log);
-        lib.manifest.papers.checksums = Some(papers_sums);
-
-        // Index: reload the dump, then insert the rows committed after it.
-        if let Some(dump) = lib.manifest.index_dump.as_ref().filter(|_| use_dump) {
-            lib.index = Index::load(dir, dump, lib.manifest.index, dim).map_err(|e| {
-                lib_err(dir, format!("{e}; the vectors are intact: rebuild the index with `paperscout library reindex`"))
-            })?;
+                return Err(papers_damaged(&log_path, &log, start..len));
+            }
+        } else if writer {
+            lib.manifest.papers.checksums = Some(BlockSums::of(&log, PAPERS_BLOCK_BYTES));
         }
-        lib.catch_up_index();
+        drop(log);
+
+        // Index: the flat links of the dump (a reader never loads hnsw_rs's graph);
+        // a version 2 dump has none, and its hnsw_rs graph is loaded instead. Rows
+        // committed after the dump are searched exactly until a writer inserts them.
+        let reindex =
+            || "the vectors are intact: rebuild the index with `paperscout library reindex`";
+        if let Some(dump) = lib.manifest.index_dump.as_ref().filter(|_| use_dump) {
+            let m = &lib.manifest;
+            let index = match Index::load_links(dir, dump, m.index)
+                .map_err(|e| lib_err(dir, format!("{e}; {}", reindex())))?
+            {
+                Some(index) => index,
+                None => Index::load_shared(dir, dump, m.index, dim)
+                    .map_err(|e| lib_err(dir, format!("{e}; {}", reindex())))?,
+            };
+            lib.index = index;
+        } else if !use_dump {
+            lib.catch_up_index()?;
+        }
         Ok(lib)
     }
 
-    /// Insert into the graph the rows it does not hold yet.
-    pub(crate) fn catch_up_index(&mut self) {
+    /// Make the graph hold every row: load hnsw_rs's graph if only the links are
+    /// loaded (a writer about to dump), then insert the rows it does not hold yet.
+    pub(crate) fn catch_up_index(&mut self) -> Result<()> {
         let dim = self.dimension();
+        if !self.index.can_append() {
+            let m = &self.manifest;
+            self.index = match &m.index_dump {
+                Some(dump) => Index::load_shared(&self.dir, dump, m.index, dim)
+                    .map_err(|e| lib_err(&self.dir, format!("{e}; the vectors are intact: rebuild the index with `paperscout library reindex`")))?,
+                None => Index::new_shared(m.index, self.rows()).map_err(|e| lib_err(&self.dir, e))?,
+            };
+        }
         let from = self.index.len();
         if from < self.rows() {
             let _span = tracing::info_span!("index_insert", rows = self.rows() - from).entered();
-            self.index.append(&self.vectors[from * dim..], dim);
+            let block = self.vectors.block(from, self.rows());
+            self.index.append(&block, dim);
         }
+        Ok(())
+    }
+
+    /// Check everything an open does not: the CRC-32 of every block of the papers log
+    /// and the vectors file, every record's text hash against its title and abstract,
+    /// every vector row for unit length, and the hnsw_rs dump files against their
+    /// sha256. O(library): `paperscout library verify`. The first difference found is
+    /// the error, naming the file and the lines or rows.
+    pub fn verify(&self) -> Result<Verified> {
+        let m = &self.manifest;
+        let dim = self.dimension();
+        let row_bytes = dim as u64 * 4;
+        let vec_path = self.dir.join(&m.vectors.file);
+        let raw = read_prefix(&vec_path, m.vectors.rows as u64 * row_bytes)?;
+        if let Some(sums) = &m.vectors.checksums {
+            if let Some(range) = sums.first_damaged(&raw) {
+                return Err(vectors_damaged(&vec_path, range, row_bytes));
+            }
+        }
+        drop(raw);
+        for r in 0..m.vectors.rows {
+            check_row(&self.vectors, r, &vec_path)?;
+        }
+        let log_path = self.dir.join(&m.papers.file);
+        let log = read_prefix(&log_path, m.papers.bytes)?;
+        // Records first, so that an edited one is reported by its line.
+        if let Some((line, message)) = first_bad_record(&log, 1) {
+            return Err(Error::Input {
+                path: log_path,
+                line: line as u64,
+                message,
+            });
+        }
+        if let Some(sums) = &m.papers.checksums {
+            if let Some(range) = sums.first_damaged(&log) {
+                return Err(papers_damaged(&log_path, &log, range));
+            }
+        }
+        let mut index_files = 0;
+        if let Some(dump) = &m.index_dump {
+            for want in [&dump.graph, &dump.data] {
+                let got = super::index::file_sum(&self.dir, &want.file)
+                    .map_err(|e| lib_err(&self.dir, e))?;
+                if got != *want {
+                    return Err(lib_err(
+                        &self.dir,
+                        format!("index file {} is corrupt (sha256 {}, {} bytes; the manifest recorded {}, {} bytes): rebuild the index with `paperscout library reindex`", want.file, got.sha256, got.bytes, want.sha256, want.bytes),
+                    ));
+                }
+                index_files += 1;
+            }
+            if dump.links.is_some() {
+                index_files += 1; // checked at open
+            }
+        }
+        Ok(Verified {
+            papers_bytes: m.papers.bytes,
+            records: m.papers.records,
+            vector_rows: m.vectors.rows,
+            index_files,
+        })
     }
 
     /// Record `paper` at `row`, replacing any earlier record of its id.
@@ -455,8 +535,7 @@ impl Library {
     }
 
     pub(crate) fn row(&self, row: usize) -> &[f32] {
-        let dim = self.dimension();
-        &self.vectors[row * dim..(row + 1) * dim]
+        self.vectors.row(row)
     }
 
     /// The `ef` (candidates examined, ≥ k) of approximate searches: more is slower and
@@ -504,11 +583,13 @@ impl Library {
             keep[r] = true;
         }
         let want = k.min(allowed.len());
-        let found = self
-            .index
-            .search_filter(&q, want, self.ef_search, &|row| keep[row]);
-        // hnsw_rs may return rows that fail the filter: re-check each.
-        let hits = self.hits(&q, found.into_iter().filter(|&r| keep[r]), want);
+        let keep_row = |row: usize| keep[row];
+        let engine = self.engine();
+        let found = engine.search(&q, want, self.ef_search, Some(&keep_row));
+        // Rows after the engine's are scanned; the engine may return rows that fail
+        // the filter: re-check each.
+        let tail = engine.covered()..self.rows();
+        let hits = self.hits(&q, found.into_iter().chain(tail).filter(|&r| keep[r]), want);
         if hits.len() < want {
             return Ok(self.exact(&q, k, allowed.into_iter()));
         }
@@ -544,6 +625,15 @@ impl Library {
         Ok(self.approx(&q, k.min(self.len()), ef))
     }
 
+    /// The approximate search engine over the rows: the seam another engine would plug
+    /// in at ([`VectorSearch`]).
+    fn engine(&self) -> GraphSearch<'_> {
+        GraphSearch {
+            index: &self.index,
+            rows: &self.vectors,
+        }
+    }
+
     fn approx(&self, q: &[f32], k: usize, ef: usize) -> Vec<Hit<'_>> {
         if k == 0 {
             return Vec::new();
@@ -555,8 +645,18 @@ impl Library {
         } else {
             (2 * k).min(self.rows())
         };
-        let found = self.index.search(q, want, ef.max(want));
-        let hits = self.hits(q, found.into_iter().filter(|&r| self.owner[r] != DEAD), k);
+        let engine = self.engine();
+        let found = engine.search(q, want, ef.max(want), None);
+        // Rows committed after the graph was last written are not in it: scanned.
+        let tail = engine.covered()..self.rows();
+        let hits = self.hits(
+            q,
+            found
+                .into_iter()
+                .chain(tail)
+                .filter(|&r| self.owner[r] != DEAD),
+            k,
+        );
         if hits.len() < k {
             // Rare: the graph walk ended early or met many dead rows.
             return self.exact(q, k, self.live_rows());
@@ -717,23 +817,97 @@ pub(crate) fn merge(old: &Paper, new: &Paper) -> Paper {
     }
 }
 
-/// The checksums of `bytes` (the committed prefix of a file): `recorded` when the
-/// manifest has them (format version 2), after checking `bytes` against them (`damaged`
-/// makes the error for the byte range of the first block that differs); computed with
-/// blocks of `block_bytes` otherwise (version 1).
-fn verified_sums(
-    recorded: &Option<BlockSums>,
-    bytes: &[u8],
-    block_bytes: u64,
-    damaged: impl FnOnce(std::ops::Range<u64>) -> Error,
-) -> Result<BlockSums> {
-    let _span = tracing::debug_span!("verify_checksums", bytes = bytes.len()).entered();
-    match recorded {
-        Some(sums) => match sums.first_damaged(bytes) {
-            Some(range) => Err(damaged(range)),
-            None => Ok(sums.clone()),
-        },
-        None => Ok(BlockSums::of(bytes, block_bytes)),
+/// What [`Library::verify`] checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub papers_bytes: u64,
+    pub records: usize,
+    pub vector_rows: usize,
+    /// Index files checked (hnsw_rs's two by sha256, the links by CRC-32 at open).
+    pub index_files: usize,
+}
+
+/// The first record of `log` (whose first line is line `first_line`) that does not
+/// parse or whose text hash does not match its title and abstract: its line and why.
+fn first_bad_record(log: &[u8], first_line: usize) -> Option<(usize, String)> {
+    use rayon::prelude::*;
+    log.split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty())
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .find_map_first(|(i, line)| {
+            let n = first_line + i;
+            let rec: Record = match serde_json::from_slice(line) {
+                Ok(r) => r,
+                Err(e) => return Some((n, format!("corrupt paper record: {e}"))),
+            };
+            // The text hash was computed from this title and abstract when the vector
+            // was made: a record that no longer matches was edited or damaged.
+            (text_sha256(&rec.paper) != rec.text_sha256).then(|| {
+                (n, format!(
+                    "paper {}: its title and abstract do not match the text hash stored with its vector (sha256 {}): the papers log was edited or damaged (restore it from a backup, or re-ingest into a new library)",
+                    rec.paper.id,
+                    rec.text_sha256.chars().take(12).collect::<String>()
+                ))
+            })
+        })
+}
+
+/// Row `r` of `vectors` must be finite and of unit length.
+fn check_row(vectors: &Vectors, r: usize, path: &Path) -> Result<()> {
+    check_unit(vectors.row(r), vectors.dim()).map_err(|why| Error::Library {
+        path: path.to_path_buf(),
+        message: format!("row {r} {why}: the vectors file is corrupt"),
+    })
+}
+
+/// The byte range of the last block of the first `len` bytes of `path` if it does not
+/// match its CRC-32 in `sums`.
+fn last_block_damaged(
+    path: &Path,
+    sums: &BlockSums,
+    len: u64,
+) -> Result<Option<std::ops::Range<u64>>> {
+    if len == 0 {
+        return Ok(None);
+    }
+    use std::io::{Seek, SeekFrom};
+    let b = sums.block_bytes.max(1);
+    let start = (len - 1) / b * b;
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    f.seek(SeekFrom::Start(start))
+        .map_err(|e| Error::io(path, e))?;
+    let mut buf = vec![0u8; (len - start) as usize];
+    f.read_exact(&mut buf).map_err(|e| Error::io(path, e))?;
+    let want = sums.crc32.last().copied();
+    Ok((Some(crc32fast::hash(&buf)) != want).then_some(start..len))
+}
+
+fn vectors_damaged(path: &Path, range: std::ops::Range<u64>, row_bytes: u64) -> Error {
+    let (first, last) = (
+        range.start / row_bytes.max(1),
+        range.end.div_ceil(row_bytes.max(1)),
+    );
+    Error::Library {
+        path: path.to_path_buf(),
+        message: format!(
+            "rows {first}..{last} (bytes {}..{}) do not match the checksum the manifest recorded when they were committed: the vectors file is corrupt (restore it from a backup, or re-ingest into a new library)",
+            range.start, range.end
+        ),
+    }
+}
+
+fn papers_damaged(path: &Path, log: &[u8], range: std::ops::Range<u64>) -> Error {
+    let line_at = |at: u64| 1 + log[..at as usize].iter().filter(|b| **b == b'\n').count();
+    let (first, last) = (line_at(range.start), line_at(range.end.saturating_sub(1)));
+    Error::Input {
+        path: path.to_path_buf(),
+        line: first as u64,
+        message: format!(
+            "lines {first}-{last} (bytes {}..{}) do not match the checksum the manifest recorded when they were committed: the papers log is corrupt (restore it from a backup, or re-ingest into a new library)",
+            range.start, range.end
+        ),
     }
 }
 

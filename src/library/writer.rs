@@ -15,6 +15,7 @@ use super::manifest::{
     lib_err, open_for_append, sync_dir, BlockSums, Counts, Manifest, PapersFile, VectorsFile,
     FORMAT_NAME, FORMAT_VERSION, MANIFEST, MANIFEST_TMP, PAPERS_BLOCK_BYTES, VECTOR_BLOCK_ROWS,
 };
+use super::rows::Vectors;
 use super::store::{plan_of, Library, DEAD};
 use super::vector::check_unit;
 use super::ModelInfo;
@@ -175,20 +176,7 @@ impl Writer {
                     found: model.to_string(),
                 });
             }
-            let mut lib = Library::load(dir, manifest, use_dump)?;
-            if lib.manifest.format_version < FORMAT_VERSION {
-                // Upgrade: `load` checked the files as far as the old format allows
-                // and computed their checksums; committing the manifest that records
-                // them (atomically, like any commit) makes this a current library.
-                tracing::info!(
-                    from = lib.manifest.format_version,
-                    to = FORMAT_VERSION,
-                    "upgrading the library format"
-                );
-                lib.manifest.format_version = FORMAT_VERSION;
-                lib.manifest.write(dir)?;
-            }
-            lib
+            Library::load(dir, manifest, use_dump, true)?
         } else {
             create(dir, model, options)?
         };
@@ -199,14 +187,37 @@ impl Writer {
             &dir.join(&m.vectors.file),
             vector_bytes(m.vectors.rows, m.model.dimension),
         )?;
-        Ok(Writer {
+        let upgrade = lib.manifest.format_version < FORMAT_VERSION;
+        let mut w = Writer {
             lib,
             _lock: lock,
             papers_out,
             vectors_out,
             pending: BTreeSet::new(),
             options: options.clone(),
-        })
+        };
+        if upgrade {
+            w.upgrade()?;
+        }
+        Ok(w)
+    }
+
+    /// Bring an older library to [`FORMAT_VERSION`], as one commit: `load` checked its
+    /// files as far as the old format allows and computed what version 1 lacks (the
+    /// checksums); version 2 lacks the index's links file, so the graph is dumped anew
+    /// (under new names) with it. The new manifest replaces the old one atomically, so
+    /// a process killed during the upgrade leaves the old library as it was (its
+    /// leftovers are removed by the next writer), and the next writer upgrades it.
+    fn upgrade(&mut self) -> Result<()> {
+        let from = self.lib.manifest.format_version;
+        tracing::info!(from, to = FORMAT_VERSION, "upgrading the library format");
+        self.lib.manifest.format_version = FORMAT_VERSION;
+        if self.lib.rows() > 0 {
+            self.commit_inner(Dump::Always)?;
+        } else {
+            self.lib.manifest.write(&self.lib.dir)?;
+        }
+        Ok(())
     }
 
     /// The library as this writer sees it (including uncommitted upserts).
@@ -279,7 +290,7 @@ impl Writer {
             let row = match slot {
                 Slot::Existing(row) => row,
                 Slot::New(v) => {
-                    self.lib.vectors.extend_from_slice(v);
+                    self.lib.vectors.push(v);
                     self.lib.owner.push(DEAD);
                     self.lib.owner.len() - 1
                 }
@@ -294,7 +305,8 @@ impl Writer {
             unchanged: plan.unchanged,
             duplicates: plan.duplicates,
         };
-        self.lib.catch_up_index();
+        // The new rows are searched exactly until a commit inserts them into the graph
+        // (when it writes the dump): an upsert stays O(batch).
         Ok(counts)
     }
 
@@ -330,24 +342,37 @@ impl Writer {
     }
 
     fn commit_inner(&mut self, policy: Dump) -> Result<CommitInfo> {
-        let lib = &self.lib;
-        let (rows, papers) = (lib.rows(), lib.len());
+        let (rows, papers) = (self.lib.rows(), self.lib.len());
         let dead = rows - papers;
         if dead >= self.options.compact_min_dead_rows.max(1)
             && dead as f64 > self.options.compact_dead_fraction * rows as f64
         {
             return self.compact();
         }
-        let m = &lib.manifest;
-        let dir = lib.dir.clone();
-        let dim = lib.dimension();
-        let dumped = m.index_dump.as_ref().map_or(0, |d| d.points);
+        let dumped = self
+            .lib
+            .manifest
+            .index_dump
+            .as_ref()
+            .map_or(0, |d| d.points);
+        // Rows not in the dump are searched exactly by every reader: few enough that
+        // this costs little next to the graph walk (2% of the rows at most, beyond
+        // `dump_after_rows`), so that a large library is not rewritten every day.
+        let due = rows >= dumped.saturating_add(self.options.dump_after_rows.max(1).max(rows / 50));
         let dump = rows > 0
             && match policy {
                 Dump::Always => true,
-                Dump::Complete => rows > dumped,
-                Dump::IfDue => rows >= dumped + self.options.dump_after_rows.max(1),
+                Dump::Complete => rows > dumped && (rows <= FINISH_DUMP_MAX_ROWS || due),
+                Dump::IfDue => due,
             };
+        if dump {
+            // The graph must hold every row before it is written.
+            self.lib.catch_up_index()?;
+        }
+        let lib = &self.lib;
+        let m = &lib.manifest;
+        let dir = lib.dir.clone();
+        let dim = lib.dimension();
         if self.pending.is_empty() && rows == m.vectors.rows && !dump {
             return Ok(CommitInfo {
                 commit: m.commit,
@@ -396,7 +421,7 @@ impl Writer {
             }
         };
         let vectors_path = dir.join(&m.vectors.file);
-        let new_rows = &lib.vectors[m.vectors.rows * dim..];
+        let new_rows = lib.vectors.values_from(m.vectors.rows);
         let bytes: Vec<u8> = new_rows.iter().flat_map(|x| x.to_le_bytes()).collect();
         let at = vector_bytes(m.vectors.rows, dim);
         append_at(&mut self.vectors_out, &vectors_path, at, &bytes)?;
@@ -477,7 +502,7 @@ impl Writer {
         write_new(&dir.join(&vectors_file), &bytes)?;
         let vector_sums = BlockSums::of(&bytes, vector_block_bytes(dim));
         drop(bytes);
-        let mut index = Index::new(m.index, n).map_err(|e| lib_err(&dir, e))?;
+        let mut index = Index::new_shared(m.index, n).map_err(|e| lib_err(&dir, e))?;
         index.append(&vectors, dim);
         let index_dump = if n > 0 {
             Some(
@@ -516,7 +541,7 @@ impl Writer {
         next.write(&dir)?;
 
         let old = std::mem::replace(&mut self.lib.manifest, next);
-        self.lib.vectors = vectors;
+        self.lib.vectors = Vectors::in_memory(dim, vectors);
         self.lib.row_of = (0..n).collect();
         self.lib.owner = (0..n).collect();
         self.lib.index = index;
@@ -591,8 +616,12 @@ fn create(dir: &Path, model: &ModelInfo, options: &WriterOptions) -> Result<Libr
     write_new(&dir.join(&manifest.papers.file), &[])?;
     write_new(&dir.join(&manifest.vectors.file), &[])?;
     manifest.write(dir)?;
-    Library::load(dir, manifest, true)
+    Library::load(dir, manifest, true, true)
 }
+
+/// [`Writer::finish`] writes a dump covering every row of a library up to this size;
+/// beyond it only when one is due (a dump is a full rewrite: ~1.5 GB at 1M papers).
+const FINISH_DUMP_MAX_ROWS: usize = 100_000;
 
 /// A commit writes the papers log afresh once it holds more than `2 × papers +
 /// LOG_SLACK` records (the rest superseded by later records of the same papers).
@@ -647,6 +676,8 @@ fn is_ours(name: &str) -> bool {
         || (name.starts_with("index-")
             && (name.ends_with(".hnsw.graph")
                 || name.ends_with(".hnsw.data")
+                || name.ends_with(".links")
+                || name.ends_with(".links.tmp")
                 || name.ends_with(DUMP_TMP_SUFFIX)))
 }
 
