@@ -18,4 +18,5 @@ mod library;
 mod rank;
 mod recommend;
 mod serve;
+mod shard_vectors;
 mod surface;

@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod ingest;
 pub mod profile;
 pub mod query;
+pub mod vectors;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
