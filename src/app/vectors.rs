@@ -181,9 +181,20 @@ impl VectorSet {
     }
 
     /// When every file is a part of the same `--shard` run (same N, same record
-    /// count), the parts that were not given ("2/3"); else nothing.
+    /// count, each file as many rows as its part has records), the parts that were
+    /// not given ("2/3"); else nothing (metadata copied from a part onto other
+    /// vectors says nothing about parts).
     pub fn missing_parts(&self) -> Vec<String> {
-        let shards: Vec<_> = self.files.iter().map(|f| f.meta.shard).collect();
+        let shards: Vec<_> = self
+            .files
+            .iter()
+            .map(|f| {
+                f.meta.shard.filter(|s| {
+                    let r = s.shard.range(s.records);
+                    r.start == s.first && r.end - r.start == f.rows() as u64
+                })
+            })
+            .collect();
         let Some(Some(first)) = shards.first() else {
             return Vec::new();
         };
