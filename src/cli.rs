@@ -189,6 +189,14 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = 1024)]
     pub commit_every: usize,
 
+    /// Vectors made by `paperscout embed` elsewhere (.safetensors, or .npy with its
+    /// .ids.json and .meta.json; several parts of a --shard run at once): records with
+    /// a vector there are stored with it instead of being embedded. Files of another
+    /// model than the library's are refused. Records without one are embedded (with
+    /// --strict: refused); vectors without a record are reported.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub vectors: Vec<PathBuf>,
+
     /// No progress bar or progress lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -491,6 +499,12 @@ pub struct EmbedArgs {
     #[arg(long)]
     pub restart: bool,
 
+    /// Embed only part K of N (K from 1 to N) of the input: the K-th of N contiguous
+    /// ranges of records, so N machines each embed one part and the parts, in order,
+    /// are the whole output. Each part resumes from its own checkpoint.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<crate::job::Shard>,
+
     /// No progress bar or progress lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -681,8 +695,12 @@ fn run_ingest(dir: &std::path::Path, models: &Models, args: &IngestArgs) -> Resu
         strict: args.strict,
         commit_every: args.commit_every,
         progress: !args.quiet,
+        vectors: args.vectors.clone(),
     };
     let report = app::ingest::ingest_files(dir, models, &args.files, &opts)?;
+    if let Some(v) = &report.vectors {
+        print_vectors_report(v, &report.totals);
+    }
     let t = &report.totals;
     println!(
         "ingested {} records from {} file(s) into {}: {} new, {} updated, {} re-embedded, {} unchanged, {} duplicates folded; library now {} papers",
@@ -716,6 +734,40 @@ fn run_ingest(dir: &std::path::Path, models: &Models, args: &IngestArgs) -> Resu
         report.failed.len(),
         args.files.len()
     )))
+}
+
+/// `--shard K/N`, checked while parsing so a bad one is a usage error.
+fn parse_shard(s: &str) -> std::result::Result<crate::job::Shard, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+/// What `ingest --vectors` did with the vectors: on stdout the counts, on stderr
+/// the warnings (vectors without a record, parts of a shard run not given).
+fn print_vectors_report(v: &app::ingest::VectorsReport, t: &app::ingest::IngestTotals) {
+    println!(
+        "vectors: {} from {} file(s) of model {} ({}-d): {} stored from the files, {} embedded ({} record(s) had no vector){}",
+        v.vectors, v.files, v.model.name, v.model.dimension, t.from_vectors, t.embedded, v.missing,
+        if v.normalised > 0 { format!(", {} normalised to unit length", v.normalised) } else { String::new() }
+    );
+    if v.unused > 0 {
+        eprintln!(
+            "warning: {} vector(s) match no record (first: {})",
+            v.unused,
+            terminal_text(&v.unused_first.join(", "))
+        );
+    }
+    if v.duplicates > 0 {
+        eprintln!(
+            "warning: {} id(s) have more than one vector; the first file's was used",
+            v.duplicates
+        );
+    }
+    if !v.missing_parts.is_empty() {
+        eprintln!(
+            "warning: the files are parts of one --shard run, but part(s) {} were not given",
+            v.missing_parts.join(", ")
+        );
+    }
 }
 
 /// An error's message with its causes, as the binary prints it.
@@ -1137,7 +1189,13 @@ fn run_embed(models: &Models, args: &EmbedArgs) -> Result<()> {
         catch_signals: true,
         ..JobOptions::default()
     };
-    let summary = app::embed::embed_file(models, &args.input, args.output.as_deref(), opts)?;
+    let summary = app::embed::embed_part(
+        models,
+        &args.input,
+        args.output.as_deref(),
+        opts,
+        args.shard,
+    )?;
     tracing::info!(
         texts = summary.texts,
         tokens = summary.tokens,

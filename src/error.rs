@@ -84,6 +84,16 @@ pub enum Error {
     /// written, a profile being changed); `message` says who and what to do.
     #[error("{path}: {message}")]
     Busy { path: PathBuf, message: String },
+    /// A vectors file (`ingest --vectors`) made by another model than the library's,
+    /// or than the other files': its vectors must not be mixed. Both identities are
+    /// given in full (name, sha256, dimension).
+    #[error("vectors file {path} was made by model {found}, but {expected_from} has model {expected}; nothing was ingested")]
+    VectorsModel {
+        path: PathBuf,
+        found: String,
+        expected_from: String,
+        expected: String,
+    },
 }
 
 impl Error {

@@ -21,4 +21,5 @@ mod recommend;
 mod scale_library;
 mod serve;
 mod steer_collections;
+mod shard_vectors;
 mod surface;

@@ -11,7 +11,9 @@ use serde::Deserialize;
 use super::Models;
 use crate::error::{Error, Result};
 use crate::ingest::{self, Format};
-use crate::job::{self, InputKey, JobOptions, JobSummary, OutputFormat};
+use crate::job::{
+    self, InputKey, JobOptions, JobSummary, OutputFormat, OutputMeta, Shard, ShardMeta,
+};
 use crate::paper::paper_text;
 
 /// Embed the records of `input` into `output` (JSON Lines on standard output when
@@ -22,25 +24,90 @@ pub fn embed_file(
     output: Option<&Path>,
     opts: JobOptions,
 ) -> Result<JobSummary> {
+    embed_part(models, input, output, opts, None)
+}
+
+/// [`embed_file`] for part `shard` of the input only (`None`: all of it): the
+/// records of [`Shard::range`] of the input's record count, in input order, so the
+/// parts written one after the other are the whole output. Each part has its own
+/// checkpoint (its output's) and resumes like a whole run. The output's metadata names
+/// the model by the identity a library records and, for a part, which part it is
+/// ([`crate::job::meta`]).
+///
+/// Counting the records reads the input once more before embedding (a line count for
+/// JSON Lines; other formats are parsed): seconds for millions of lines, against hours
+/// of embedding.
+pub fn embed_part(
+    models: &Models,
+    input: &Path,
+    output: Option<&Path>,
+    opts: JobOptions,
+    shard: Option<Shard>,
+) -> Result<JobSummary> {
     opts.validate()?;
     OutputFormat::resolve(opts.format, output)?;
-    let input_key = InputKey::file(input)?;
+    let mut input_key = InputKey::file(input)?;
     let (records, line_based) = embed_records(input)?;
+    let (records, part) = match shard {
+        None => (records, None),
+        Some(shard) => {
+            let total = count_records(input, line_based)?;
+            let range = shard.range(total);
+            tracing::info!(%shard, total, first = range.start, end = range.end, "embedding one part");
+            // A part's checkpoint must not be taken for another part's.
+            input_key = InputKey::named(format!("{} part {shard}", input_key.as_str()));
+            let part: RecordIter = Box::new(
+                records
+                    .skip(range.start as usize)
+                    .take((range.end - range.start) as usize),
+            );
+            let meta = ShardMeta {
+                shard,
+                first: range.start,
+                records: total,
+            };
+            (part, Some((meta, range.end - range.start)))
+        }
+    };
     let model = models.get()?;
     tracing::info!(
         model = model.embedder.name(),
         dim = model.embedder.dim(),
         "model loaded"
     );
+    let total_hint = match part {
+        Some((_, n)) => Some(n),
+        None if opts.progress && line_based => count_lines(input),
+        None => None,
+    };
     let opts = JobOptions {
-        total_hint: if opts.progress && line_based {
-            count_lines(input)
-        } else {
-            None
+        total_hint: total_hint.filter(|_| opts.progress),
+        meta: OutputMeta {
+            model: Some(model.info.clone()),
+            shard: part.map(|(meta, _)| meta),
         },
         ..opts
     };
     job::run_job(&model.embedder, &input_key, records, output, &opts)
+}
+
+/// How many records [`embed_records`] yields for `path`: for line-based inputs the
+/// lines that are not blank (each is one record, good or bad), else by reading them.
+fn count_records(path: &Path, line_based: bool) -> Result<u64> {
+    if !line_based {
+        let (records, _) = embed_records(path)?;
+        return Ok(records.count() as u64);
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut n = 0u64;
+    for line in BufReader::with_capacity(1 << 20, file).split(b'\n') {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        // A line that is not UTF-8 is a record too (an error record).
+        if std::str::from_utf8(&line).map_or(true, |s| !s.trim().is_empty()) {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Records of an embed input as `(id, text)`. JSON Lines (and the Kaggle snapshot,

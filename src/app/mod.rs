@@ -11,6 +11,7 @@ pub mod history;
 pub mod ingest;
 pub mod profile;
 pub mod query;
+pub mod vectors;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

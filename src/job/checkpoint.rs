@@ -35,7 +35,7 @@ const LOCK: &str = "lock";
 /// Every file name paperscout writes in a checkpoint directory: cleaning up removes
 /// these and nothing else, so a directory that happens to hold other files is left
 /// alone.
-const KNOWN_FILES: [&str; 8] = [
+const KNOWN_FILES: [&str; 9] = [
     LOCK,
     STATE,
     STATE_TMP,
@@ -44,6 +44,7 @@ const KNOWN_FILES: [&str; 8] = [
     output::IDS_JSONL,
     output::FINAL_TMP,
     output::SIDECAR_TMP,
+    output::META_TMP,
 ];
 
 /// `<output>.partial`: the checkpoint directory of a job writing `output`.

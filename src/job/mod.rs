@@ -32,8 +32,9 @@
 //!
 //! # Files
 //! For an output `OUT` (format from [`JobOptions::format`] or `OUT`'s extension):
-//! - `OUT`: the final output, present only once complete; `OUT.ids.json` beside an
-//!   `.npy` (see [`OutputFormat`] for each layout).
+//! - `OUT`: the final output, present only once complete; `OUT.ids.json` and
+//!   `OUT.meta.json` beside an `.npy` (see [`OutputFormat`] for each layout, and
+//!   [`meta`] for what the metadata says: the model by identity, the shard).
 //! - `OUT.partial/state.json`: the commit point (pretty JSON): `version`
 //!   ([`CHECKPOINT_VERSION`]), `input` (the [`InputKey`]), `model`, `dim`, `format`,
 //!   `records_done`, `tokens_done`, `input_sha256` (SHA-256 over the first
@@ -48,7 +49,7 @@
 //!   `OUT.partial/rows.f32` (raw little-endian `f32` rows) and `OUT.partial/ids.jsonl`
 //!   (one JSON string per line) for `.npy` and `.safetensors`. Bytes past the lengths in
 //!   the state were written after the last commit and are cut off on resume.
-//! - `OUT.partial/final.tmp`, `ids.json.tmp`, `state.json.tmp`: being written; renamed
+//! - `OUT.partial/final.tmp`, `ids.json.tmp`, `meta.json.tmp`, `state.json.tmp`: being written; renamed
 //!   into place when complete.
 //!
 //! An input error (an `Err` record) stops the job after saving a checkpoint of the
@@ -60,8 +61,11 @@
 mod batch;
 mod checkpoint;
 mod interrupt;
+pub mod meta;
 mod output;
 pub(crate) mod progress;
+mod shard;
+pub mod vectors;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,7 +77,9 @@ use sha2::{Digest, Sha256};
 
 pub use batch::plan_batches;
 pub use checkpoint::{checkpoint_dir, CHECKPOINT_VERSION};
-pub use output::{ids_sidecar_path, OutputFormat};
+pub use meta::{OutputMeta, ShardMeta};
+pub use output::{ids_sidecar_path, meta_sidecar_path, OutputFormat};
+pub use shard::Shard;
 
 use checkpoint::{Checkpoint, Identity, Mark};
 use output::Sink;
@@ -154,6 +160,9 @@ pub struct JobOptions {
     /// Catch Ctrl-C/SIGTERM: save a checkpoint and stop with an error saying that the
     /// same command resumes. Off for library callers that handle signals themselves.
     pub catch_signals: bool,
+    /// What a `.safetensors` or `.npy` output says about itself: the model by identity
+    /// and the shard (see [`meta`]). Default: only the embedder's name.
+    pub meta: OutputMeta,
 }
 
 impl Default for JobOptions {
@@ -168,6 +177,7 @@ impl Default for JobOptions {
             restart: false,
             total_hint: None,
             catch_signals: false,
+            meta: OutputMeta::default(),
         }
     }
 }
@@ -350,7 +360,7 @@ where
             format,
             mark.records_done,
             dim,
-            embedder.model_name(),
+            &opts.meta.to_map(embedder.model_name()),
         )?;
         c.remove()?;
     }

@@ -6,6 +6,7 @@
 //! place with a rename, so a reader never sees a half-written output. Owns no
 //! checkpoint bookkeeping: [`super::checkpoint`] decides when data is durable.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -21,11 +22,13 @@ pub enum OutputFormat {
     /// One `{"id": "...", "embedding": [f32, ...]}` object per line, in input order.
     Jsonl,
     /// NumPy `.npy` v1.0, `float32` `[n, dim]`, C order, little-endian; the ids go to
-    /// the sidecar [`ids_sidecar_path`] as a JSON array of strings, in row order.
+    /// the sidecar [`ids_sidecar_path`] as a JSON array of strings, in row order, and
+    /// the metadata (model identity, shard; keys in [`super::meta`]) to
+    /// [`meta_sidecar_path`] as a JSON object of strings.
     Npy,
     /// `.safetensors` with one `F32` tensor `embeddings` `[n, dim]`; the ids are a JSON
-    /// array of strings in the header's `__metadata__["ids"]`, next to
-    /// `__metadata__["model"]`.
+    /// array of strings in the header's `__metadata__["ids"]`, next to the model's
+    /// identity and the shard (keys in [`super::meta`]).
     Safetensors,
 }
 
@@ -86,6 +89,12 @@ pub fn ids_sidecar_path(output: &Path) -> PathBuf {
     with_suffix(output, ".ids.json")
 }
 
+/// `<output>.meta.json`: the metadata of an `.npy` output (the keys of
+/// [`super::meta`], a JSON object of strings).
+pub fn meta_sidecar_path(output: &Path) -> PathBuf {
+    with_suffix(output, ".meta.json")
+}
+
 /// `path` with `suffix` appended to its file name (`a/b.npy` → `a/b.npy.ids.json`).
 pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
@@ -104,6 +113,7 @@ pub(crate) const ROWS_F32: &str = "rows.f32";
 pub(crate) const IDS_JSONL: &str = "ids.jsonl";
 pub(crate) const FINAL_TMP: &str = "final.tmp";
 pub(crate) const SIDECAR_TMP: &str = "ids.json.tmp";
+pub(crate) const META_TMP: &str = "meta.json.tmp";
 
 /// Byte lengths of the data written so far; the checkpoint records them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -321,7 +331,8 @@ impl Sink {
     }
 
     /// Build the final output from the data files in `dir` and move it to `output`.
-    /// `rows` rows of `dim` floats have been written. The checkpoint directory stays:
+    /// `rows` rows of `dim` floats have been written; `meta` is what the output says
+    /// about itself (written by the binary formats). The checkpoint directory stays:
     /// if this is interrupted, the next run builds the output again from it.
     pub fn finalize(
         mut self,
@@ -330,7 +341,7 @@ impl Sink {
         format: OutputFormat,
         rows: u64,
         dim: usize,
-        model: &str,
+        meta: &BTreeMap<String, String>,
     ) -> Result<()> {
         self.sync()?;
         drop(self);
@@ -358,10 +369,18 @@ impl Sink {
                     })?;
                     write(b"]\n")?;
                 }
+                let meta_tmp = dir.join(META_TMP);
+                let mut m = create(&meta_tmp)?;
+                let text = serde_json::to_vec_pretty(meta)
+                    .map_err(|e| Error::Invalid(format!("metadata as JSON: {e}")))?;
+                m.write_all(&text)
+                    .and_then(|()| m.write_all(b"\n"))
+                    .map_err(|e| Error::io(&meta_tmp, e))?;
                 let header = npy_header(rows, dim);
                 let fin = write_final(dir, &header)?;
-                // The sidecar first: once the .npy is in place, its ids are too.
+                // The sidecars first: once the .npy is in place, its ids and metadata are too.
                 persist(w, &sidecar_tmp, &ids_sidecar_path(output))?;
+                persist(m, &meta_tmp, &meta_sidecar_path(output))?;
                 persist(fin, &dir.join(FINAL_TMP), output)?;
             }
             OutputFormat::Safetensors => {
@@ -374,7 +393,7 @@ impl Sink {
                     Ok(())
                 })?;
                 ids.push(']');
-                let header = safetensors_header(rows, dim, &ids, model)?;
+                let header = safetensors_header(rows, dim, &ids, meta)?;
                 let fin = write_final(dir, &header)?;
                 persist(fin, &dir.join(FINAL_TMP), output)?;
             }
@@ -471,7 +490,7 @@ pub(crate) fn npy_header(rows: u64, dim: usize) -> Vec<u8> {
 }
 
 /// The header of a safetensors file with one `F32` tensor `embeddings` `[rows, dim]`
-/// and metadata `ids` (`ids_json`, a JSON array) and `model`.
+/// and metadata `ids` (`ids_json`, a JSON array) and the entries of `meta`.
 ///
 /// Format: <https://github.com/huggingface/safetensors#format>: a little-endian u64
 /// header length, the JSON header, padded with spaces so the data starts 8-aligned.
@@ -479,11 +498,19 @@ pub(crate) fn safetensors_header(
     rows: u64,
     dim: usize,
     ids_json: &str,
-    model: &str,
+    meta: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>> {
     let bytes = rows * dim as u64 * 4;
+    let mut metadata = serde_json::Map::new();
+    for (k, v) in meta {
+        metadata.insert(k.clone(), serde_json::Value::from(v.as_str()));
+    }
+    metadata.insert(
+        super::meta::KEY_IDS.into(),
+        serde_json::Value::from(ids_json),
+    );
     let header = serde_json::json!({
-        "__metadata__": { "ids": ids_json, "model": model },
+        "__metadata__": metadata,
         "embeddings": { "dtype": "F32", "shape": [rows, dim], "data_offsets": [0, bytes] },
     });
     let mut text = serde_json::to_vec(&header)
@@ -532,12 +559,14 @@ mod tests {
     #[test]
     fn safetensors_header_is_8_aligned() {
         for ids in ["[]", "[\"a\"]", "[\"a\",\"b\\\"c\"]"] {
-            let h = safetensors_header(2, 3, ids, "m").unwrap_or_default();
+            let meta = BTreeMap::from([("model".to_string(), "m".to_string())]);
+            let h = safetensors_header(2, 3, ids, &meta).unwrap_or_default();
             assert_eq!(h.len() % 8, 0);
             let n = u64::from_le_bytes(h[..8].try_into().unwrap_or([0; 8])) as usize;
             assert_eq!(8 + n, h.len());
             let v: serde_json::Value = serde_json::from_slice(&h[8..]).unwrap_or_default();
             assert_eq!(v["__metadata__"]["ids"], ids);
+            assert_eq!(v["__metadata__"]["model"], "m");
             assert_eq!(v["embeddings"]["data_offsets"][1], 24);
         }
     }

@@ -52,6 +52,41 @@ pub fn read(path: &Path) -> Result<Matrix> {
 
 /// Parse the bytes of a `.npy` file; `path` only names it in errors.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Matrix> {
+    let Header {
+        rows,
+        cols,
+        data_start,
+    } = parse_header(path, bytes)?;
+    let want = rows * cols * 4;
+    let body = &bytes[data_start.min(bytes.len())..];
+    if body.len() != want {
+        return Err(bad(
+            path,
+            format!(
+                "shape ({rows}, {cols}) needs {want} data bytes, the file has {}",
+                body.len()
+            ),
+        ));
+    }
+    let data = body
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Ok(Matrix { rows, cols, data })
+}
+
+/// The shape of a 2-D `<f4` `.npy` file and where its data starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub rows: usize,
+    pub cols: usize,
+    /// Byte offset of the first value.
+    pub data_start: usize,
+}
+
+/// Parse the header at the start of `bytes` (the data need not follow: reading a
+/// file's first bytes is enough); `rows × cols × 4` is checked not to overflow.
+pub fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err(bad(path, "missing the \\x93NUMPY magic"));
     }
@@ -95,25 +130,14 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Matrix> {
     let [rows, cols] = dims[..] else {
         return Err(bad(path, format!("shape {shape} is not 2-D")));
     };
-    let want = rows
-        .checked_mul(cols)
+    rows.checked_mul(cols)
         .and_then(|n| n.checked_mul(4))
         .ok_or_else(|| bad(path, format!("shape {shape} overflows")))?;
-    let body = &bytes[data_start.min(bytes.len())..];
-    if body.len() != want {
-        return Err(bad(
-            path,
-            format!(
-                "shape ({rows}, {cols}) needs {want} data bytes, the file has {}",
-                body.len()
-            ),
-        ));
-    }
-    let data = body
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    Ok(Matrix { rows, cols, data })
+    Ok(Header {
+        rows,
+        cols,
+        data_start,
+    })
 }
 
 /// The text of `key`'s value in a NumPy header dict (`{'descr': '<f4', ...}`): a quoted
