@@ -20,6 +20,6 @@ mod rank;
 mod recommend;
 mod scale_library;
 mod serve;
-mod steer_collections;
 mod shard_vectors;
+mod steer_collections;
 mod surface;

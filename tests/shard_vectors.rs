@@ -371,6 +371,21 @@ fn vectors_of_another_model_are_refused_and_the_library_is_unchanged() {
     );
     assert_eq!(snapshot(&lib), before, "the library was left as it was");
 
+    // Another model's name next to these weights' sha256 contradicts itself: refused.
+    let mut renamed = v.meta.clone();
+    renamed.remove("ids");
+    renamed.insert(
+        "model".into(),
+        "sentence-transformers/all-mpnet-base-v2".into(),
+    );
+    let named = tmp.path().join("named.safetensors");
+    write_st(&named, &v.ids, &rows, &renamed);
+    let out = ingest_without_model(&lib, &input, &[&named]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "another model's name was accepted");
+    assert!(err.contains("all-mpnet-base-v2"), "{err}");
+    assert_eq!(snapshot(&lib), before);
+
     // Another dimension under the same weights is another model too.
     let mut meta16 = v.meta.clone();
     meta16.remove("ids");
@@ -405,6 +420,14 @@ fn vectors_of_another_model_are_refused_and_the_library_is_unchanged() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("names no model by identity"));
     assert_eq!(snapshot(&lib), before);
+    // The same model known by a hub path: the same name up to the folder, accepted.
+    let mut hub = v.meta.clone();
+    hub.remove("ids");
+    let base = hub["model"].rsplit('/').next().unwrap().to_string();
+    hub.insert("model".into(), format!("some-org/{base}"));
+    let hubbed = tmp.path().join("hub.safetensors");
+    write_st(&hubbed, &v.ids, &rows, &hub);
+    ok(&ingest_without_model(&lib, &input, &[&hubbed]));
 }
 
 #[test]

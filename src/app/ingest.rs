@@ -137,7 +137,7 @@ pub fn ingest_files(
         let set = VectorSet::open(&opts.vectors)?;
         if dir.join(MANIFEST).exists() {
             let stored = crate::library::stored_model(dir)?;
-            if !stored.same_model(&set.model) {
+            if !stored.same_named_model(&set.model) {
                 return Err(Error::VectorsModel {
                     path: opts.vectors[0].clone(),
                     found: full(&set.model),

@@ -60,7 +60,7 @@ impl VectorSet {
             }
             match &model {
                 None => model = Some((info, path.clone())),
-                Some((first, first_path)) if !first.same_model(&info) => {
+                Some((first, first_path)) if !first.same_named_model(&info) => {
                     return Err(Error::VectorsModel {
                         path: path.clone(),
                         found: full(&info),

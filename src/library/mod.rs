@@ -179,6 +179,19 @@ impl ModelInfo {
         self.sha256.eq_ignore_ascii_case(&other.sha256)
     }
 
+    /// [`same_model`](Self::same_model), and the names agree too, up to the folder they
+    /// were loaded from (`sentence-transformers/all-MiniLM-L6-v2` and `all-MiniLM-L6-v2`
+    /// agree, case aside). For vectors made elsewhere (`ingest --vectors`), whose file
+    /// names its model: a name of another model next to these weights' sha256 is a
+    /// contradiction, and such vectors are refused rather than trusted.
+    pub fn same_named_model(&self, other: &ModelInfo) -> bool {
+        fn base(name: &str) -> String {
+            let name = name.trim().trim_end_matches('/');
+            name.rsplit('/').next().unwrap_or(name).to_lowercase()
+        }
+        self.same_model(other) && base(&self.name) == base(&other.name)
+    }
+
     /// Why this cannot describe a library's model, if it cannot.
     pub fn check(&self) -> Result<(), String> {
         if self.name.trim().is_empty() {
