@@ -28,5 +28,6 @@ pub mod rank;
 pub mod recommend;
 pub mod render;
 pub mod serve;
+pub mod steer;
 
 pub use error::{Error, Result};

@@ -24,7 +24,7 @@ use crate::library::profiles::Profile;
 use crate::library::Library;
 use crate::paper::Paper;
 use crate::rank::{self, Anchor, Interest, ProfileInput, RankConfig, Rows, SplitMix64, Tfidf};
-use crate::render::{Because, Item};
+use crate::render::{Because, BecauseKind, Item};
 use crate::{Error, Result};
 
 /// Below this many papers the tf-idf keeps rarer and commoner terms (see the module doc).
@@ -278,19 +278,22 @@ impl Trained {
     /// The reason for a candidate with vector `v`: the closest liked paper or interest.
     pub fn because(&self, v: &[f32]) -> Option<Because> {
         let b = self.model.explain(v)?;
-        let (id, title) = match &b.anchor {
-            Anchor::Liked(id) => self
-                .titles
-                .get(id)
-                .cloned()
-                .unwrap_or((Some(id.clone()), id.clone())),
-            Anchor::Interest(text) => self
-                .titles
-                .get(text)
-                .cloned()
-                .unwrap_or((None, text.clone())),
+        let (kind, (id, title)) = match &b.anchor {
+            Anchor::Liked(id) => (
+                BecauseKind::Paper,
+                self.titles
+                    .get(id)
+                    .cloned()
+                    .unwrap_or((Some(id.clone()), id.clone())),
+            ),
+            // An imported bibliography entry is trained as an interest but is a paper.
+            Anchor::Interest(text) => match self.titles.get(text) {
+                Some(found) => (BecauseKind::Paper, found.clone()),
+                None => (BecauseKind::Interest, (None, text.clone())),
+            },
         };
         Some(Because {
+            kind,
             id,
             title,
             similarity: b.similarity,
@@ -356,14 +359,26 @@ pub fn recommend_with(
         .map(|&(k, p, _)| text_rows.get(k, p))
         .collect();
     let rows = Rows::new(&vectors, lib.dimension(), &rows)?;
-    let ranked = trained.model.rank(&rows, opts.top)?;
-    Ok(ranked
+    let scores = trained.model.score(&rows)?;
+    // The user's own rules (followed authors, keywords) pick the list from the scores.
+    let papers: Vec<&Paper> = candidates.iter().map(|&(_, p, _)| p).collect();
+    let picks = crate::steer::apply(
+        &crate::steer::Rules::of(profile),
+        &papers,
+        &scores,
+        opts.top,
+        |s| opts.min_score.is_none_or(|m| s >= m),
+    );
+    Ok(picks
         .into_iter()
-        .filter(|s| opts.min_score.is_none_or(|m| s.score >= m))
         .enumerate()
-        .map(|(i, s)| {
-            let (_, paper, v) = candidates[s.index];
-            item(i + 1, paper, s.score, trained.because(v))
+        .map(|(i, pick)| {
+            let (_, paper, v) = candidates[pick.index];
+            let because = match &pick.author {
+                Some(name) => Some(Because::author(name)),
+                None => trained.because(v),
+            };
+            item(i + 1, paper, pick.score, because)
         })
         .collect())
 }
