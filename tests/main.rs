@@ -18,4 +18,5 @@ mod library;
 mod rank;
 mod recommend;
 mod serve;
+mod steer_rules;
 mod surface;

@@ -846,6 +846,65 @@ mod tests {
     }
 
     #[test]
+    fn follows_and_keyword_rules_change_as_asked_and_old_profiles_load() {
+        let mut p = Profile::new("ada", t(0));
+        assert!(p.follow("  John   Smith ", t(1)).unwrap());
+        assert!(
+            !p.follow("JOHN SMITH", t(2)).unwrap(),
+            "the same name again"
+        );
+        assert!(p.follow("Zoë Müller", t(3)).unwrap());
+        assert!(p.follow(" .- ", t(4)).is_err());
+        assert_eq!(p.follows[0].name, "John Smith");
+        let err = p.unfollow("Jane Doe", t(5)).unwrap_err().to_string();
+        assert!(
+            err.contains("\"John Smith\"") && err.contains("\"Zoë Müller\""),
+            "{err}"
+        );
+        assert_eq!(p.unfollow("Smith, J.", t(6)).unwrap(), ["John Smith"]);
+        assert_eq!(p.unfollow("zoe muller", t(7)).unwrap(), ["Zoë Müller"]);
+        assert!(p.follows.is_empty());
+
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        p.add_keywords(&s(&["graph neural"]), &s(&["Survey", "LLM*"]), t(8))
+            .unwrap();
+        assert!(p
+            .add_keywords(&s(&["x"]), &s(&["X"]), t(9))
+            .unwrap_err()
+            .to_string()
+            .contains("both required and excluded"));
+        assert!(p.add_keywords(&[], &s(&["!!"]), t(9)).is_err());
+        // Named in the other list: it moves.
+        p.add_keywords(&s(&["survey"]), &[], t(10)).unwrap();
+        let texts = |r: &[RuleText]| r.iter().map(|k| k.text.clone()).collect::<Vec<_>>();
+        assert_eq!(texts(&p.keywords.require), ["graph neural", "survey"]);
+        assert_eq!(texts(&p.keywords.exclude), ["LLM*"]);
+        assert!(p.remove_keywords(&s(&["nope"]), t(11)).is_err());
+        p.remove_keywords(&s(&["GRAPH  NEURAL"]), t(12)).unwrap();
+        assert_eq!(texts(&p.keywords.require), ["survey"]);
+        assert!(p.clear_keywords(t(13)) && !p.clear_keywords(t(14)));
+        let actions: Vec<&str> = p.history.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "follow",
+                "follow",
+                "unfollow",
+                "unfollow",
+                "keywords",
+                "keywords",
+                "remove-keywords",
+                "clear-keywords"
+            ]
+        );
+        // Written before follows and keywords existed: no such keys, and it loads.
+        let old = serde_json::to_value(Profile::new("bob", t(0))).unwrap();
+        assert!(old.get("follows").is_none() && old.get("keywords").is_none());
+        let back: Profile = serde_json::from_value(old).unwrap();
+        assert!(back.follows.is_empty() && back.keywords.is_empty());
+    }
+
+    #[test]
     fn user_names_are_safe_file_names() {
         for ok in ["ada", "a.b-c_d", "x@y.org", "A1"] {
             check_user(ok).unwrap();

@@ -72,7 +72,7 @@ impl Name {
         if let Some(first) = readings.first().cloned() {
             // The nickname replaces the given names: 'Linxi "Jim" Fan' → "Jim Fan".
             for nick in nicknames {
-                let words = raw_words(&nick, false);
+                let words = raw_words(&nick, true, false);
                 if words.is_empty() {
                     continue;
                 }
@@ -135,15 +135,14 @@ fn split_nicknames(raw: &str) -> (String, Vec<String>) {
     (base, nicknames)
 }
 
-/// The words of one part of a name. `given` allows a run of two or three capitals
-/// ("JP", "JRR") to be read as initials.
-fn raw_words(part: &str, surname_last: bool) -> Vec<Word> {
+/// The words of one part of a name. In a name written in mixed case (`mixed_case`),
+/// a word of two or three capitals ("JP", "JRR") is initials, except the last word
+/// when `surname_last` (the part ends with the surname).
+fn raw_words(part: &str, mixed_case: bool, surname_last: bool) -> Vec<Word> {
     // "J.-P." is one word of two initials; "J.P." two words; a backslash is a TeX
     // accent left in arXiv metadata ("St\\ütz").
     let spaced = part.replace(".-", "-").replace('.', " ").replace('\\', "");
     let chunks: Vec<&str> = spaced.split_whitespace().collect();
-    // "JP Serre" has initials in capitals; "BO LI" is a name in capitals.
-    let mixed_case = part.chars().any(char::is_lowercase);
     let mut out = Vec::new();
     for (i, chunk) in chunks.iter().enumerate() {
         let last = i + 1 == chunks.len();
@@ -175,6 +174,8 @@ fn is_suffix(w: &Word) -> bool {
 }
 
 fn parse_one(raw: &str) -> Option<Parsed> {
+    // "JP Serre" has initials in capitals; "BO LI" is a name in capitals.
+    let mixed = raw.chars().any(char::is_lowercase);
     let parts: Vec<&str> = raw
         .split(',')
         .map(str::trim)
@@ -184,14 +185,14 @@ fn parse_one(raw: &str) -> Option<Parsed> {
     let parts: Vec<&str> = parts
         .into_iter()
         .filter(|p| {
-            let w = raw_words(p, false);
+            let w = raw_words(p, mixed, false);
             !(w.len() == 1 && is_suffix(&w[0]))
         })
         .collect();
     match parts.as_slice() {
         [] => None,
         [one] => {
-            let mut words = raw_words(one, true);
+            let mut words = raw_words(one, mixed, true);
             while words.len() > 2 && words.last().is_some_and(is_suffix) {
                 words.pop();
             }
@@ -201,8 +202,8 @@ fn parse_one(raw: &str) -> Option<Parsed> {
             })
         }
         [surname, given @ ..] => {
-            let surname = raw_words(surname, false);
-            let mut words = raw_words(&given.join(" "), false);
+            let surname = raw_words(surname, false, false);
+            let mut words = raw_words(&given.join(" "), mixed, false);
             if surname.is_empty() {
                 return None;
             }
@@ -275,9 +276,12 @@ fn words_agree(x: &Word, y: &Word) -> bool {
 }
 
 /// Whether initials `i` abbreviate the full word `w`: "J." ~ "John", "J.-P." ~
-/// "Jean-Pierre", "J." ~ "Jean-Pierre".
+/// "Jean-Pierre", "J." ~ "Jean-Pierre", and "JP" ~ "JP" (a name in capitals).
 fn initials_of(i: &Word, w: &Word) -> bool {
     let letters = i.first_letters();
+    if letters.iter().collect::<String>() == w.joined() {
+        return true;
+    }
     let firsts = w.first_letters();
     match letters.len() {
         1 => firsts.first() == letters.first(),
@@ -324,6 +328,8 @@ mod tests {
             ("Conor O'Brien", "Conor OBrien"),
             ("Mausam", "Mausam"),
             ("Bo Li", "BO LI"),
+            ("JP Morgan", "Morgan, JP"),
+            ("JP Morgan", "JP MORGAN"),
         ];
         for (a, b) in yes {
             assert!(same_person(a, b), "{a:?} should match {b:?}");
