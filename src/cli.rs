@@ -150,6 +150,11 @@ pub struct EvalArgs {
     /// category; 1,000 query papers of the last month).
     #[arg(long)]
     pub similar: bool,
+    /// With --similar: compare the tf-idf variants of the README's study (author
+    /// names, bigrams, document-frequency cuts, stop words) instead of only the one
+    /// `similar` uses; one vectoriser fit per variant (a few seconds each on 27k papers).
+    #[arg(long, requires = "similar")]
+    pub tfidf_variants: bool,
 }
 
 #[derive(Debug, Args)]
@@ -733,6 +738,11 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
         let corpus = crate::eval::EvalCorpus::load_dir(&opts.data, opts.embeddings.as_deref())?;
         let sim = crate::eval::similar::SimilarOptions {
             seed: args.seed,
+            variants: if args.tfidf_variants {
+                crate::eval::similar::TfidfVariant::study(corpus.papers().len())
+            } else {
+                Vec::new()
+            },
             ..Default::default()
         };
         let report = crate::eval::similar::evaluate(&corpus, &sim)?;

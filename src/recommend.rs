@@ -49,6 +49,12 @@ pub fn tfidf_config(n: usize) -> rank::TfidfConfig {
     config
 }
 
+/// How `similar`'s tf-idf re-scoring reads papers, on a library of `n` papers:
+/// (index the author names too, vectoriser settings). `eval --similar` measures it.
+pub fn similar_tfidf_variant(n: usize) -> (bool, rank::TfidfConfig) {
+    (true, tfidf_config(n))
+}
+
 fn cache_dir(lib: &Library) -> PathBuf {
     lib.dir().join("cache")
 }
