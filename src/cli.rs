@@ -151,7 +151,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub similar: bool,
     /// With --similar: compare the tf-idf variants of the README's study (author
-    /// names, bigrams, document-frequency cuts, stop words) instead of only the one
+    /// names, bigrams, document-frequency cuts) instead of only the one
     /// `similar` uses; one vectoriser fit per variant (a few seconds each on 27k papers).
     #[arg(long, requires = "similar")]
     pub tfidf_variants: bool,

@@ -44,6 +44,8 @@ pub struct TfidfVariant {
     /// Index the authors' names with the title and abstract ([`rank::rank_text`]).
     pub authors: bool,
     pub config: rank::TfidfConfig,
+    /// Transform with the single-word terms only ([`Tfidf::transform_unigrams`]).
+    pub unigram_terms: bool,
 }
 
 impl TfidfVariant {
@@ -54,12 +56,13 @@ impl TfidfVariant {
             name: "paperscout".into(),
             authors,
             config,
+            unigram_terms: false,
         }
     }
 
     /// The variants of the study in the README ("Similar papers"): the author names,
-    /// the bigrams, the document-frequency cuts and the stop words, one at a time and
-    /// together, on a corpus of `n` papers.
+    /// the bigrams and the document-frequency cuts, one at a time and together, on a
+    /// corpus of `n` papers.
     pub fn study(n: usize) -> Vec<TfidfVariant> {
         let library = tfidf_config(n);
         let plain = rank::TfidfConfig {
@@ -73,8 +76,17 @@ impl TfidfVariant {
             name: name.into(),
             authors,
             config,
+            unigram_terms: false,
         };
         vec![
+            TfidfVariant {
+                unigram_terms: true,
+                ..v(
+                    "library vocabulary, no authors, its unigram terms only (no refit)",
+                    false,
+                    library.clone(),
+                )
+            },
             v(
                 "library (1-2 grams, authors, min_df 5, max_df 0.1, 20k terms)",
                 true,
@@ -104,31 +116,7 @@ impl TfidfVariant {
                 false,
                 plain.clone(),
             ),
-            v("plain + authors", true, plain.clone()),
-            v(
-                "plain, min_df 2",
-                false,
-                rank::TfidfConfig {
-                    min_df: 2,
-                    ..plain.clone()
-                },
-            ),
-            v(
-                "plain, max_df 0.5",
-                false,
-                rank::TfidfConfig {
-                    max_df: 0.5,
-                    ..plain.clone()
-                },
-            ),
-            v(
-                "plain, no stop words",
-                false,
-                rank::TfidfConfig {
-                    stop_words: false,
-                    ..plain
-                },
-            ),
+            v("plain + authors", true, plain),
         ]
     }
 }
@@ -239,7 +227,14 @@ pub fn evaluate(corpus: &EvalCorpus, opts: &SimilarOptions) -> Result<SimilarRep
             })
             .collect();
         let tfidf = Tfidf::fit(&texts, v.config.clone())?;
-        variant_rows.push(tfidf.transform_many(&texts));
+        variant_rows.push(if v.unigram_terms {
+            texts
+                .par_iter()
+                .map(|t| tfidf.transform_unigrams(t))
+                .collect()
+        } else {
+            tfidf.transform_many(&texts)
+        });
     }
     let vector = |i: usize| &corpus.vectors()[i * dim..(i + 1) * dim];
 
