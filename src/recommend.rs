@@ -49,10 +49,37 @@ pub fn tfidf_config(n: usize) -> rank::TfidfConfig {
     config
 }
 
-/// How `similar`'s tf-idf re-scoring reads papers, on a library of `n` papers:
-/// (index the author names too, vectoriser settings). `eval --similar` measures it.
-pub fn similar_tfidf_variant(n: usize) -> (bool, rank::TfidfConfig) {
-    (true, tfidf_config(n))
+/// Whether `similar`'s tf-idf re-scoring reads a paper's author names with its title
+/// and abstract ([`rank::rank_text`]) or not ([`rank::title_abstract`]). Chosen with
+/// `paperscout eval --similar --tfidf-variants` (README, "Similar papers").
+pub const RESCORE_AUTHORS: bool = true;
+
+/// Whether the re-scoring uses only the single-word terms of the library's
+/// vectoriser ([`Tfidf::transform_unigrams`]). Chosen with the same study.
+pub const RESCORE_UNIGRAMS: bool = false;
+
+/// How `similar`'s tf-idf re-scoring reads papers, on a library of `n` papers: (index
+/// the author names too, vectoriser settings, single-word terms only). `eval
+/// --similar` measures it.
+pub fn similar_tfidf_variant(n: usize) -> (bool, rank::TfidfConfig, bool) {
+    (RESCORE_AUTHORS, tfidf_config(n), RESCORE_UNIGRAMS)
+}
+
+/// The text of `paper` that `similar` re-scores with.
+pub fn rescore_text(paper: &Paper) -> String {
+    if RESCORE_AUTHORS {
+        rank::rank_text(paper)
+    } else {
+        rank::title_abstract(paper)
+    }
+}
+
+fn rescore_row(t: &Tfidf, text: &str) -> rank::SparseVec {
+    if RESCORE_UNIGRAMS {
+        t.transform_unigrams(text)
+    } else {
+        t.transform(text)
+    }
 }
 
 fn cache_dir(lib: &Library) -> PathBuf {
@@ -417,11 +444,11 @@ pub fn rescore<'a>(
     let Some(t) = tfidf.filter(|_| weight != 0.0) else {
         return hits.into_iter().map(|h| (h, h.similarity)).collect();
     };
-    let q = t.transform(query_text);
+    let q = rescore_row(t, query_text);
     let mut scored: Vec<_> = hits
         .into_iter()
         .map(|h| {
-            let s = h.similarity + weight * q.dot_sparse(&t.transform(&rank::rank_text(h.paper)));
+            let s = h.similarity + weight * q.dot_sparse(&rescore_row(t, &rescore_text(h.paper)));
             (h, s)
         })
         .collect();
@@ -464,9 +491,8 @@ mod tests {
         let query = "graph neural networks";
         let scored = rescore(hits(), Some(&tfidf), query, 1.0);
         assert_eq!(scored[0].0.paper.id, "b");
-        let lexical = tfidf
-            .transform(query)
-            .dot_sparse(&tfidf.transform(&texts[1]));
+        let lexical =
+            rescore_row(&tfidf, query).dot_sparse(&rescore_row(&tfidf, &rescore_text(&papers[1])));
         assert!(lexical > 0.1);
         assert!((scored[0].1 - (0.5 + lexical)).abs() < 1e-6);
         assert_eq!(scored.len(), 3, "re-scoring drops nothing");

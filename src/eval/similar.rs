@@ -51,12 +51,12 @@ pub struct TfidfVariant {
 impl TfidfVariant {
     /// What `similar` uses: [`crate::recommend::similar_tfidf_variant`].
     pub fn current(n: usize) -> TfidfVariant {
-        let (authors, config) = crate::recommend::similar_tfidf_variant(n);
+        let (authors, config, unigram_terms) = crate::recommend::similar_tfidf_variant(n);
         TfidfVariant {
             name: "paperscout".into(),
             authors,
             config,
-            unigram_terms: false,
+            unigram_terms,
         }
     }
 
