@@ -88,7 +88,9 @@ pub struct Shown {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub at: DateTime<Utc>,
-    /// `like`, `dislike`, `unlike`, `interest`, `remove-interest`, `import` or `shown`.
+    /// `like`, `dislike`, `unlike`, `interest`, `remove-interest`, `import`, `shown`,
+    /// `email`, `remove-email`, `follow`, `unfollow`, `keywords` (items
+    /// `require: TEXT` / `exclude: TEXT`), `remove-keywords` or `clear-keywords`.
     pub action: String,
     /// The papers it concerned (ids), or the interest text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
