@@ -349,7 +349,9 @@ pub struct RecommendOptions {
 }
 
 /// The top papers listed in `opts`' days for a trained profile, best first, each with
-/// its reason. Every candidate is scored exactly (one dot product each).
+/// its reason, picked under the profile's own rules (followed authors always listed,
+/// keyword rules: [`crate::steer`]). Every candidate is scored exactly (one dot
+/// product each).
 pub fn recommend(
     lib: &Library,
     tfidf: Option<&Tfidf>,
