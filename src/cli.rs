@@ -166,6 +166,11 @@ pub struct EvalArgs {
     /// all likes (implies --reliability).
     #[arg(long)]
     pub collections: bool,
+    /// With --similar: compare the tf-idf variants of the README's study (author
+    /// names, bigrams, document-frequency cuts) instead of only the one
+    /// `similar` uses; one vectoriser fit per variant (a few seconds each on 27k papers).
+    #[arg(long, requires = "similar")]
+    pub tfidf_variants: bool,
 }
 
 #[derive(Debug, Args)]
@@ -355,6 +360,40 @@ pub enum ProfileAction {
         /// Remove the address: no more mail (feeds and digests are still written).
         #[arg(long, conflicts_with = "address")]
         remove: bool,
+    },
+    /// Follow authors: their papers of the day are always listed (at the place their
+    /// score gives them, with the reason "you follow NAME"), unless a keyword rule
+    /// excludes them. Names are matched as arXiv writes them: accents, case, initials,
+    /// "Last, First" and middle names aside ("J. Smith" follows John A. Smith too).
+    Follow {
+        /// Authors' names, one argument each (quote them): "Ada Lovelace" "Turing, Alan".
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Stop following authors.
+    Unfollow {
+        /// The names as followed (or any way of writing them).
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Keyword rules on each paper's title and abstract (whole words or phrases, case and
+    /// accents aside; "word*" matches words it begins): --exclude removes papers from
+    /// every listing, even a followed author's; with --require only papers holding one
+    /// of the required phrases are listed (followed authors' papers still are).
+    /// Without options, print the rules.
+    Keywords {
+        /// A word or phrase a listed paper must hold (at least one of them); repeatable.
+        #[arg(long)]
+        require: Vec<String>,
+        /// A word or phrase no listed paper may hold; repeatable.
+        #[arg(long)]
+        exclude: Vec<String>,
+        /// Drop this rule (required or excluded); repeatable.
+        #[arg(long)]
+        remove: Vec<String>,
+        /// Drop every rule first.
+        #[arg(long)]
+        clear: bool,
     },
     /// Print the profile.
     Show {
@@ -838,6 +877,11 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
         let corpus = crate::eval::EvalCorpus::load_dir(&opts.data, opts.embeddings.as_deref())?;
         let sim = crate::eval::similar::SimilarOptions {
             seed: args.seed,
+            variants: if args.tfidf_variants {
+                crate::eval::similar::TfidfVariant::study(corpus.papers().len())
+            } else {
+                Vec::new()
+            },
             ..Default::default()
         };
         let report = crate::eval::similar::evaluate(&corpus, &sim)?;
@@ -1082,6 +1126,32 @@ fn run_profile(dir: &std::path::Path, before: &ModelArgs, args: &ProfileArgs) ->
                 None => println!("{user}: no mail address; the daily digest is not mailed"),
             }
         }
+        ProfileAction::Follow { names } => {
+            let p = app::profile::follow(dir, user, names)?;
+            print_follows(user, &p);
+        }
+        ProfileAction::Unfollow { names } => {
+            let p = app::profile::unfollow(dir, user, names)?;
+            print_follows(user, &p);
+        }
+        ProfileAction::Keywords {
+            require,
+            exclude,
+            remove,
+            clear,
+        } => {
+            let change = app::profile::KeywordChange {
+                require: require.clone(),
+                exclude: exclude.clone(),
+                remove: remove.clone(),
+                clear: *clear,
+            };
+            let p = app::profile::keywords(dir, user, &change)?;
+            println!(
+                "{user}: keywords: {}",
+                terminal_text(&app::profile::keywords_line(&p))
+            );
+        }
         ProfileAction::Show { format } => {
             if !matches!(format.as_str(), "table" | "json") {
                 return Err(Error::Invalid(format!(
@@ -1142,6 +1212,18 @@ fn run_history(dir: &std::path::Path, args: &HistoryArgs) -> Result<()> {
         print!("{}", app::history::history_table(&args.user, &days));
     }
     Ok(())
+}
+
+fn print_follows(user: &str, p: &profiles::Profile) {
+    let names: Vec<&str> = p.follows.iter().map(|f| f.name.as_str()).collect();
+    println!(
+        "{user}: follows {}",
+        if names.is_empty() {
+            "nobody".to_string()
+        } else {
+            terminal_text(&names.join(", "))
+        }
+    );
 }
 
 fn run_recommend(dir: &std::path::Path, args: &RecommendArgs) -> Result<()> {

@@ -29,5 +29,6 @@ pub mod recommend;
 pub mod render;
 pub mod serve;
 pub mod tex;
+pub mod steer;
 
 pub use error::{Error, Result};

@@ -27,7 +27,7 @@ use crate::library::profiles::Profile;
 use crate::library::Library;
 use crate::paper::Paper;
 use crate::rank::{self, Anchor, Interest, ProfileInput, RankConfig, Rows, SplitMix64, Tfidf};
-use crate::render::{Because, Item};
+use crate::render::{Because, BecauseKind, Item};
 use crate::{Error, Result};
 
 /// Below this many papers the tf-idf keeps rarer and commoner terms (see the module doc).
@@ -50,6 +50,39 @@ pub fn tfidf_config(n: usize) -> rank::TfidfConfig {
         config.max_df = 0.5;
     }
     config
+}
+
+/// Whether `similar`'s tf-idf re-scoring reads a paper's author names with its title
+/// and abstract ([`rank::rank_text`]) or not ([`rank::title_abstract`]). Chosen with
+/// `paperscout eval --similar --tfidf-variants` (README, "Similar papers").
+pub const RESCORE_AUTHORS: bool = true;
+
+/// Whether the re-scoring uses only the single-word terms of the library's
+/// vectoriser ([`Tfidf::transform_unigrams`]). Chosen with the same study.
+pub const RESCORE_UNIGRAMS: bool = false;
+
+/// How `similar`'s tf-idf re-scoring reads papers, on a library of `n` papers: (index
+/// the author names too, vectoriser settings, single-word terms only). `eval
+/// --similar` measures it.
+pub fn similar_tfidf_variant(n: usize) -> (bool, rank::TfidfConfig, bool) {
+    (RESCORE_AUTHORS, tfidf_config(n), RESCORE_UNIGRAMS)
+}
+
+/// The text of `paper` that `similar` re-scores with.
+pub fn rescore_text(paper: &Paper) -> String {
+    if RESCORE_AUTHORS {
+        rank::rank_text(paper)
+    } else {
+        rank::title_abstract(paper)
+    }
+}
+
+fn rescore_row(t: &Tfidf, text: &str) -> rank::SparseVec {
+    if RESCORE_UNIGRAMS {
+        t.transform_unigrams(text)
+    } else {
+        t.transform(text)
+    }
 }
 
 fn cache_dir(lib: &Library) -> PathBuf {
@@ -395,19 +428,22 @@ impl Trained {
     /// The reason for a candidate with vector `v`: the closest liked paper or interest.
     pub fn because(&self, v: &[f32]) -> Option<Because> {
         let b = self.model.explain(v)?;
-        let (id, title) = match &b.anchor {
-            Anchor::Liked(id) => self
-                .titles
-                .get(id)
-                .cloned()
-                .unwrap_or((Some(id.clone()), id.clone())),
-            Anchor::Interest(text) => self
-                .titles
-                .get(text)
-                .cloned()
-                .unwrap_or((None, text.clone())),
+        let (kind, (id, title)) = match &b.anchor {
+            Anchor::Liked(id) => (
+                BecauseKind::Paper,
+                self.titles
+                    .get(id)
+                    .cloned()
+                    .unwrap_or((Some(id.clone()), id.clone())),
+            ),
+            // An imported bibliography entry is trained as an interest but is a paper.
+            Anchor::Interest(text) => match self.titles.get(text) {
+                Some(found) => (BecauseKind::Paper, found.clone()),
+                None => (BecauseKind::Interest, (None, text.clone())),
+            },
         };
         Some(Because {
+            kind,
             id,
             title,
             similarity: b.similarity,
@@ -430,7 +466,9 @@ pub struct RecommendOptions {
 }
 
 /// The top papers listed in `opts`' days for a trained profile, best first, each with
-/// its reason. Every candidate is scored exactly (one dot product each).
+/// its reason, picked under the profile's own rules (followed authors always listed,
+/// keyword rules: [`crate::steer`]). Every candidate is scored exactly (one dot
+/// product each).
 pub fn recommend(
     lib: &Library,
     tfidf: Option<&Tfidf>,
@@ -508,7 +546,6 @@ pub fn recommend_feed_with(
     }
     let mut order: Vec<usize> = (0..candidates.len())
         .filter(|&k| !best[k].0.is_nan())
-        .filter(|&k| opts.min_score.is_none_or(|m| best[k].0 >= m))
         .collect();
     order.sort_by(|&a, &b| {
         best[b]
@@ -517,15 +554,29 @@ pub fn recommend_feed_with(
             .then(best[b].1.total_cmp(&best[a].1))
             .then(a.cmp(&b))
     });
-    order.truncate(opts.top);
-    Ok(order
+    // The user's own rules (followed authors, keywords) pick the list from that order.
+    let papers: Vec<&Paper> = candidates.iter().map(|&(_, p, _)| p).collect();
+    let scores: Vec<f32> = best.iter().map(|b| b.0).collect();
+    let picks = crate::steer::apply_ordered(
+        &crate::steer::Rules::of(profile),
+        &papers,
+        &scores,
+        order,
+        opts.top,
+        |s| opts.min_score.is_none_or(|m| s >= m),
+    );
+    Ok(picks
         .into_iter()
         .enumerate()
-        .map(|(i, k)| {
-            let (_, paper, v) = candidates[k];
-            let (score, _, m) = best[k];
+        .map(|(i, pick)| {
+            let (_, paper, v) = candidates[pick.index];
+            let (score, _, m) = best[pick.index];
             let t = &models[m];
-            let mut it = item(i + 1, paper, score, t.because(v));
+            let because = match &pick.author {
+                Some(name) => Some(Because::author(name)),
+                None => t.because(v),
+            };
+            let mut it = item(i + 1, paper, score, because);
             it.collection = t.collection.clone();
             it
         })
@@ -561,11 +612,11 @@ pub fn rescore<'a>(
     let Some(t) = tfidf.filter(|_| weight != 0.0) else {
         return hits.into_iter().map(|h| (h, h.similarity)).collect();
     };
-    let q = t.transform(query_text);
+    let q = rescore_row(t, query_text);
     let mut scored: Vec<_> = hits
         .into_iter()
         .map(|h| {
-            let s = h.similarity + weight * q.dot_sparse(&t.transform(&rank::rank_text(h.paper)));
+            let s = h.similarity + weight * q.dot_sparse(&rescore_row(t, &rescore_text(h.paper)));
             (h, s)
         })
         .collect();
@@ -608,9 +659,8 @@ mod tests {
         let query = "graph neural networks";
         let scored = rescore(hits(), Some(&tfidf), query, 1.0);
         assert_eq!(scored[0].0.paper.id, "b");
-        let lexical = tfidf
-            .transform(query)
-            .dot_sparse(&tfidf.transform(&texts[1]));
+        let lexical =
+            rescore_row(&tfidf, query).dot_sparse(&rescore_row(&tfidf, &rescore_text(&papers[1])));
         assert!(lexical > 0.1);
         assert!((scored[0].1 - (0.5 + lexical)).abs() < 1e-6);
         assert_eq!(scored.len(), 3, "re-scoring drops nothing");

@@ -38,9 +38,14 @@
 //!     "authors":    [string],
 //!     "listed":     "YYYY-MM-DD" | null, // the day the paper was listed
 //!     "because":    null | {
-//!       "id":         string | null,     // null when the reason is an interest text
-//!       "title":      string,            // the liked paper's title, or the interest text
-//!       "similarity": number | null      // rounded to 4 decimals
+//!       "kind":       "paper" | "interest" | "author",
+//!                                        // paper: closest to a liked (or imported) paper;
+//!                                        // interest: to an interest text; author: by an
+//!                                        // author the user follows (listed whatever its score)
+//!       "id":         string | null,     // the liked paper's id; null for interest and author
+//!       "title":      string,            // the liked paper's title, the interest text, or
+//!                                        // the followed author's name as the user wrote it
+//!       "similarity": number | null      // rounded to 4 decimals; null for author
 //!     },
 //!     "collection": string | null        // recommend: the user's collection that ranked it
 //!   }]
@@ -164,16 +169,43 @@ pub struct Item {
     pub collection: Option<String>,
 }
 
-/// The liked paper (or interest text) an item is closest to.
+/// What kind of reason a [`Because`] gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BecauseKind {
+    /// Closest to a liked paper (or one imported from the user's bibliography).
+    Paper,
+    /// Closest to one of the user's interest texts.
+    Interest,
+    /// By an author the user follows.
+    Author,
+}
+
+/// Why an item is listed: the liked paper or interest text it is closest to, or the
+/// followed author who wrote it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Because {
-    /// The liked paper's id; `None` when the reason is an interest text.
+    pub kind: BecauseKind,
+    /// The liked paper's id; `None` for an interest text or a followed author.
     pub id: Option<String>,
-    /// The liked paper's title, or the interest text.
+    /// The liked paper's title, the interest text, or the followed author's name.
     pub title: String,
-    /// Cosine similarity between the item and the reason.
+    /// Cosine similarity between the item and the reason (NaN, shown as null, for a
+    /// followed author).
     #[serde(serialize_with = "round4")]
     pub similarity: f32,
+}
+
+impl Because {
+    /// The reason of a paper listed because the user follows `name`.
+    pub fn author(name: &str) -> Because {
+        Because {
+            kind: BecauseKind::Author,
+            id: None,
+            title: name.to_string(),
+            similarity: f32::NAN,
+        }
+    }
 }
 
 /// `listing` in `format`. Every format ends with a newline.
@@ -215,12 +247,19 @@ fn table(l: &Listing, out: &mut String) -> fmt::Result {
             let line = format!("     collection {}", clean(c));
             writeln!(out, "{}", fit(&terminal_safe(&line), WIDTH))?;
         }
-        if let Some(b) = &item.because {
-            let prefix = match &item.collection {
-                Some(c) => format!("     [{}] because: ", clean(c)),
-                None => "     because: ".to_string(),
-            };
-            let prefix = prefix.as_str();
+        let prefix = match &item.collection {
+            Some(c) => format!("     [{}] because: ", clean(c)),
+            None => "     because: ".to_string(),
+        };
+        let prefix = prefix.as_str();
+        if let Some(b) = item
+            .because
+            .as_ref()
+            .filter(|b| b.kind == BecauseKind::Author)
+        {
+            let line = format!("{prefix}you follow {}", clean(&b.title));
+            writeln!(out, "{}", fit(&terminal_safe(&line), WIDTH))?;
+        } else if let Some(b) = &item.because {
             let suffix = if is_weak(b) {
                 format!(" ({:.2}, weak)", b.similarity)
             } else {
@@ -578,9 +617,13 @@ fn title_of(item: &Item) -> String {
 }
 
 /// Why an item is listed, as (text before, what, the arXiv page of the liked paper,
-/// text after): `Because you liked ` Title `: similarity 0.71`, or
-/// `Because of your interest "` text `": similarity 0.71`. Cleaned, not escaped.
+/// text after): `Because you liked ` Title `: similarity 0.71`,
+/// `Because of your interest "` text `": similarity 0.71`, or `Because you follow `
+/// Name. Cleaned, not escaped.
 fn reason(b: &Because) -> (&'static str, String, Option<String>, String) {
+    if b.kind == BecauseKind::Author {
+        return ("Because you follow ", clean(&b.title), None, String::new());
+    }
     let sim = b.similarity;
     let weak = if is_weak(b) {
         " (a weak match: nothing you liked is close)"
@@ -613,7 +656,7 @@ fn reason(b: &Because) -> (&'static str, String, Option<String>, String) {
 pub const WEAK_REASON: f32 = 0.25;
 
 fn is_weak(b: &Because) -> bool {
-    b.similarity < WEAK_REASON
+    b.kind != BecauseKind::Author && b.similarity < WEAK_REASON
 }
 
 /// The first authors, then "et al.", when there are any.
@@ -1178,6 +1221,7 @@ mod tests {
             abstract_text: "We study word ".repeat(40),
             listed: Some(day(29)),
             because: Some(Because {
+                kind: BecauseKind::Paper,
                 id: Some("2604.11111".into()),
                 title: "Liked <b>paper</b> & co".into(),
                 similarity: 0.7123,
@@ -1195,6 +1239,7 @@ mod tests {
         let third = Item {
             url: Some("javascript:alert(1)".into()),
             because: Some(Because {
+                kind: BecauseKind::Interest,
                 id: None,
                 title: "graph neural networks & <b>".into(),
                 similarity: 0.5,
@@ -1257,6 +1302,38 @@ mod tests {
         for f in [Format::Markdown, Format::Html] {
             let out = render(&l, f);
             assert_eq!(out.matches("a weak match").count(), 1, "{out}");
+        }
+    }
+
+    #[test]
+    fn followed_author_reasons_read_you_follow_in_every_format() {
+        let mut l = awkward();
+        l.items[1].because = Some(Because::author("Zoë <Smith>"));
+        let v: Value = serde_json::from_str(&render(&l, Format::Json)).expect("JSON");
+        let b = &v["items"][1]["because"];
+        assert_eq!(b["kind"], "author");
+        assert_eq!(b["title"], "Zoë <Smith>");
+        assert!(b["id"].is_null() && b["similarity"].is_null());
+        let table = render(&l, Format::Table);
+        assert!(
+            table.contains("\n     because: you follow Zoë <Smith>\n"),
+            "{table}"
+        );
+        let expect = [
+            (Format::Markdown, "*Because you follow Zoë \\<Smith\\>*"),
+            (
+                Format::Html,
+                "<p class=\"because\">Because you follow Zoë &lt;Smith&gt;</p>",
+            ),
+            (Format::Atom, "Because you follow Zoë &lt;Smith&gt;."),
+        ];
+        for (f, want) in expect {
+            let out = render(&l, f);
+            assert!(out.contains(want), "{f:?}: {out}");
+            assert!(
+                !out.contains("NaN") && !out.contains("weak"),
+                "{f:?}: {out}"
+            );
         }
     }
 
@@ -1349,7 +1426,9 @@ mod tests {
         let item = "authors because categories collection id listed rank score title url";
         assert_eq!(keys(&v["items"][0]).as_deref(), Some(item));
         let because = keys(&v["items"][0]["because"]);
-        assert_eq!(because.as_deref(), Some("id similarity title"));
+        assert_eq!(because.as_deref(), Some("id kind similarity title"));
+        assert_eq!(v["items"][0]["because"]["kind"], "paper");
+        assert_eq!(v["items"][2]["because"]["kind"], "interest");
         assert_eq!(v["user"], "alice");
         assert!(v["query"].is_null() && v["paper"].is_null() && v["since"].is_null());
         assert_eq!(v["date"], "2026-05-29");

@@ -15,7 +15,7 @@ use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use paperscout::config::{MailSettings, SmtpUrl};
 use paperscout::delivery::{Deliverer, DeliverySummary, Fault, State, UserOutcome};
-use paperscout::render::{validate_atom, Because, Item, Listing, Subject};
+use paperscout::render::{validate_atom, Because, BecauseKind, Item, Listing, Subject};
 use paperscout::Error;
 
 // ---- a loopback SMTP sink ------------------------------------------------------------
@@ -242,6 +242,7 @@ fn item(rank: usize, id: &str, title: &str, d: u32) -> Item {
         abstract_text: format!("The abstract of {id}."),
         listed: Some(day(d)),
         because: Some(Because {
+            kind: BecauseKind::Paper,
             id: Some("2604.00001".into()),
             title: "A liked paper".into(),
             similarity: 0.71,

@@ -9,7 +9,7 @@ use std::process::Command;
 use paperscout::embed::{cut_for_tokenizer, CUT_CHARS_PER_TOKEN};
 use paperscout::ingest::{self, Format};
 use paperscout::paper::Paper;
-use paperscout::render::{self, terminal_safe, Because, Item, Listing, Subject};
+use paperscout::render::{self, terminal_safe, Because, BecauseKind, Item, Listing, Subject};
 use paperscout::Error;
 
 use crate::common::{self, Tiny};
@@ -224,6 +224,7 @@ fn table_escapes_bidi_overrides() {
             abstract_text: String::new(),
             listed: None,
             because: Some(Because {
+                kind: BecauseKind::Interest,
                 id: None,
                 title: "\u{2066}interest".into(),
                 similarity: 0.4,

@@ -22,4 +22,5 @@ mod scale_library;
 mod serve;
 mod shard_vectors;
 mod steer_collections;
+mod steer_rules;
 mod surface;

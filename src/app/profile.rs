@@ -203,6 +203,95 @@ pub fn set_email(dir: &Path, user: &str, address: Option<&str>) -> Result<Profil
     edit.save()
 }
 
+/// Follow authors (names as the user writes them; see [`crate::steer`]); creates the
+/// profile. A name with no letter is an error, and nothing changes.
+pub fn follow(dir: &Path, user: &str, names: &[String]) -> Result<Profile> {
+    profiles::check_user(user)?;
+    let mut edit = Profiles::new(dir).edit(user, profiles::now())?;
+    for name in names {
+        edit.profile.follow(name, profiles::now())?;
+    }
+    edit.save()
+}
+
+/// Stop following authors; a name the profile does not follow is an error listing
+/// the ones it does, and nothing changes.
+pub fn unfollow(dir: &Path, user: &str, names: &[String]) -> Result<Profile> {
+    profiles::check_user(user)?;
+    let mut edit = existing(&Profiles::new(dir), user)?;
+    for name in names {
+        edit.profile.unfollow(name, profiles::now())?;
+    }
+    edit.save()
+}
+
+/// A change of a user's keyword rules, applied in this order: clear, remove, add.
+#[derive(Debug, Clone, Default)]
+pub struct KeywordChange {
+    pub require: Vec<String>,
+    pub exclude: Vec<String>,
+    /// Phrases to drop from either list.
+    pub remove: Vec<String>,
+    /// Drop every rule first.
+    pub clear: bool,
+}
+
+impl KeywordChange {
+    /// Nothing to change (a request to list the rules).
+    pub fn is_empty(&self) -> bool {
+        !self.clear && self.require.is_empty() && self.exclude.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// Change `user`'s keyword rules (creates the profile when adding); any refused
+/// phrase is an error naming it, and nothing changes.
+pub fn keywords(dir: &Path, user: &str, change: &KeywordChange) -> Result<Profile> {
+    profiles::check_user(user)?;
+    let store = Profiles::new(dir);
+    if change.is_empty() {
+        return store.get(user);
+    }
+    let mut edit = if change.require.is_empty() && change.exclude.is_empty() {
+        existing(&store, user)?
+    } else {
+        store.edit(user, profiles::now())?
+    };
+    let now = profiles::now();
+    if change.clear {
+        edit.profile.clear_keywords(now);
+    }
+    if !change.remove.is_empty() {
+        edit.profile.remove_keywords(&change.remove, now)?;
+    }
+    if !change.require.is_empty() || !change.exclude.is_empty() {
+        edit.profile
+            .add_keywords(&change.require, &change.exclude, now)?;
+    }
+    edit.save()
+}
+
+/// The keyword rules, one line: `require "a", "b"; exclude "c"`, or `none`.
+pub fn keywords_line(p: &Profile) -> String {
+    let list = |r: &[profiles::RuleText]| {
+        r.iter()
+            .map(|k| format!("{:?}", k.text))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    if !p.keywords.require.is_empty() {
+        parts.push(format!("require {}", list(&p.keywords.require)));
+    }
+    if !p.keywords.exclude.is_empty() {
+        parts.push(format!("exclude {}", list(&p.keywords.exclude)));
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
 /// What a BibTeX import did.
 #[derive(Debug, Clone)]
 pub struct ImportReport {
@@ -346,6 +435,8 @@ pub fn profile_json(p: &Profile, lib: Option<&Library>) -> serde_json::Value {
             "interests": c.interests.iter().map(|i| serde_json::json!({"text": i.text, "at": i.at})).collect::<Vec<_>>(),
             "external": c.external.iter().map(|e| serde_json::json!({"id": e.id, "title": e.title, "at": e.at})).collect::<Vec<_>>(),
         }))).collect::<serde_json::Map<_, _>>(),
+        "follows": p.follows,
+        "keywords": p.keywords,
     })
 }
 
@@ -383,6 +474,11 @@ pub fn profile_table(p: &Profile, lib: Option<&Library>) -> String {
     for i in &p.interests {
         let _ = writeln!(s, "  {}  {}", when(&i.at), clip(&i.text, 60));
     }
+    let _ = writeln!(s, "following ({}):", p.follows.len());
+    for f in &p.follows {
+        let _ = writeln!(s, "  {}  {}", when(&f.at), clip(&f.name, 60));
+    }
+    let _ = writeln!(s, "keywords: {}", clip(&keywords_line(p), 70));
     if !p.external.is_empty() {
         let _ = writeln!(s, "imported, not in the library ({}):", p.external.len());
         for e in &p.external {

@@ -445,7 +445,7 @@ pub fn similar_with(
         lib,
         tfidf,
         &query,
-        &rank::rank_text(found),
+        &recommend::rescore_text(found),
         Some(&id),
         subject,
         opts,

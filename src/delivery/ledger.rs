@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::render::{Because, Item, Listing, Subject};
+use crate::render::{Because, BecauseKind, Item, Listing, Subject};
 use crate::{Error, Result};
 
 /// The `format` field of a record.
@@ -122,6 +122,9 @@ pub struct StoredItem {
 /// One stored [`Because`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredBecause {
+    /// Absent in records written before reasons had a kind: read from `id` then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<BecauseKind>,
     pub id: Option<String>,
     pub title: String,
     pub similarity: Option<f32>,
@@ -146,6 +149,7 @@ impl StoredListing {
                     abstract_text: i.abstract_text.clone(),
                     listed: i.listed,
                     because: i.because.as_ref().map(|b| StoredBecause {
+                        kind: Some(b.kind),
                         id: b.id.clone(),
                         title: b.title.clone(),
                         similarity: finite(b.similarity),
@@ -172,6 +176,11 @@ impl StoredListing {
                 abstract_text: i.abstract_text.clone(),
                 listed: i.listed,
                 because: i.because.as_ref().map(|b| Because {
+                    kind: b.kind.unwrap_or(if b.id.is_some() {
+                        BecauseKind::Paper
+                    } else {
+                        BecauseKind::Interest
+                    }),
                     id: b.id.clone(),
                     title: b.title.clone(),
                     similarity: b.similarity.unwrap_or(f32::NAN),

@@ -32,6 +32,93 @@ pub struct SimilarOptions {
     /// Categories that do not make two papers related.
     pub broad: Vec<String>,
     pub seed: u64,
+    /// The tf-idf settings to compare (default: the one `similar` uses).
+    pub variants: Vec<TfidfVariant>,
+}
+
+/// One way of making the tf-idf cosine of the re-scoring: which text of a paper, and
+/// the vectoriser's settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct TfidfVariant {
+    pub name: String,
+    /// Index the authors' names with the title and abstract ([`rank::rank_text`]).
+    pub authors: bool,
+    pub config: rank::TfidfConfig,
+    /// Transform with the single-word terms only ([`Tfidf::transform_unigrams`]).
+    pub unigram_terms: bool,
+}
+
+impl TfidfVariant {
+    /// What `similar` uses: [`crate::recommend::similar_tfidf_variant`].
+    pub fn current(n: usize) -> TfidfVariant {
+        let (authors, config, unigram_terms) = crate::recommend::similar_tfidf_variant(n);
+        TfidfVariant {
+            name: "paperscout".into(),
+            authors,
+            config,
+            unigram_terms,
+        }
+    }
+
+    /// The variants of the study in the README ("Similar papers"): the author names,
+    /// the bigrams and the document-frequency cuts, one at a time and together, on a
+    /// corpus of `n` papers.
+    pub fn study(n: usize) -> Vec<TfidfVariant> {
+        let library = tfidf_config(n);
+        let plain = rank::TfidfConfig {
+            ngram_max: 1,
+            min_df: 1,
+            max_df: 1.0,
+            max_features: usize::MAX,
+            ..library.clone()
+        };
+        let v = |name: &str, authors: bool, config: rank::TfidfConfig| TfidfVariant {
+            name: name.into(),
+            authors,
+            config,
+            unigram_terms: false,
+        };
+        vec![
+            TfidfVariant {
+                unigram_terms: true,
+                ..v(
+                    "library vocabulary, no authors, its unigram terms only (no refit)",
+                    false,
+                    library.clone(),
+                )
+            },
+            v(
+                "library (1-2 grams, authors, min_df 5, max_df 0.1, 20k terms)",
+                true,
+                library.clone(),
+            ),
+            v("library, no authors", false, library.clone()),
+            v(
+                "library, no authors, unigrams",
+                false,
+                rank::TfidfConfig {
+                    ngram_max: 1,
+                    ..library.clone()
+                },
+            ),
+            v(
+                "library, no authors, no df cuts",
+                false,
+                rank::TfidfConfig {
+                    min_df: 1,
+                    max_df: 1.0,
+                    max_features: usize::MAX,
+                    ..library.clone()
+                },
+            ),
+            v(
+                "plain (unigrams, no authors, no df cuts)",
+                false,
+                plain.clone(),
+            ),
+            v("plain + authors", true, plain),
+        ]
+    }
 }
 
 impl Default for SimilarOptions {
@@ -45,13 +132,16 @@ impl Default for SimilarOptions {
                 .map(String::from)
                 .to_vec(),
             seed: 42,
+            variants: Vec::new(),
         }
     }
 }
 
-/// The figures of one weight.
+/// The figures of one tf-idf variant and weight.
 #[derive(Debug, Clone, Serialize)]
 pub struct SimilarRow {
+    /// The tf-idf variant's name.
+    pub variant: String,
     pub weight: f32,
     pub ndcg: f64,
     pub ndcg_se: f64,
@@ -119,9 +209,33 @@ pub fn evaluate(corpus: &EvalCorpus, opts: &SimilarOptions) -> Result<SimilarRep
         .collect();
     let queries = SplitMix64::new(opts.seed).sample(&pool, opts.queries);
 
-    let texts: Vec<String> = papers.iter().map(rank::rank_text).collect();
-    let tfidf = Tfidf::fit(&texts, tfidf_config(n))?;
-    let rows = tfidf.transform_many(&texts);
+    let variants = if opts.variants.is_empty() {
+        vec![TfidfVariant::current(n)]
+    } else {
+        opts.variants.clone()
+    };
+    let mut variant_rows = Vec::with_capacity(variants.len());
+    for v in &variants {
+        let texts: Vec<String> = papers
+            .iter()
+            .map(|p| {
+                if v.authors {
+                    rank::rank_text(p)
+                } else {
+                    rank::title_abstract(p)
+                }
+            })
+            .collect();
+        let tfidf = Tfidf::fit(&texts, v.config.clone())?;
+        variant_rows.push(if v.unigram_terms {
+            texts
+                .par_iter()
+                .map(|t| tfidf.transform_unigrams(t))
+                .collect()
+        } else {
+            tfidf.transform_many(&texts)
+        });
+    }
     let vector = |i: usize| &corpus.vectors()[i * dim..(i + 1) * dim];
 
     // Per query and weight: (nDCG@k, AP over the pool).
@@ -150,13 +264,13 @@ pub fn evaluate(corpus: &EvalCorpus, opts: &SimilarOptions) -> Result<SimilarRep
                 })
                 .collect();
             let n_rel = relevant.iter().filter(|&&r| r).count();
-            let lexical: Vec<f32> = cands
-                .iter()
-                .map(|&j| rows[q].dot_sparse(&rows[j]))
-                .collect();
-            opts.weights
-                .iter()
-                .map(|&w| {
+            let mut out = Vec::with_capacity(variant_rows.len() * opts.weights.len());
+            for rows in &variant_rows {
+                let lexical: Vec<f32> = cands
+                    .iter()
+                    .map(|&j| rows[q].dot_sparse(&rows[j]))
+                    .collect();
+                out.extend(opts.weights.iter().map(|&w| {
                     let scores: Vec<f32> = cands
                         .iter()
                         .enumerate()
@@ -168,15 +282,17 @@ pub fn evaluate(corpus: &EvalCorpus, opts: &SimilarOptions) -> Result<SimilarRep
                         metrics::ndcg_at_k(&ranked, n_rel, opts.k),
                         average_precision(&ranked),
                     )
-                })
-                .collect()
+                }));
+            }
+            out
         })
         .collect();
-    let rows = opts
-        .weights
+    let cells = variants
         .iter()
+        .flat_map(|v| opts.weights.iter().map(move |&w| (v, w)));
+    let rows = cells
         .enumerate()
-        .map(|(wi, &weight)| {
+        .map(|(wi, (variant, weight))| {
             let (mut ndcg, mut map, mut gain) =
                 (MeanSe::default(), MeanSe::default(), MeanSe::default());
             for q in &per_query {
@@ -185,6 +301,7 @@ pub fn evaluate(corpus: &EvalCorpus, opts: &SimilarOptions) -> Result<SimilarRep
                 gain.push(q[wi].1 - q[0].1);
             }
             SimilarRow {
+                variant: variant.name.clone(),
                 weight,
                 ndcg: ndcg.mean(),
                 ndcg_se: ndcg.std_err(),
@@ -207,7 +324,7 @@ pub fn evaluate(corpus: &EvalCorpus, opts: &SimilarOptions) -> Result<SimilarRep
 /// The report as a Markdown table.
 pub fn format_table(r: &SimilarReport) -> String {
     let mut s = format!(
-        "similar: {} query papers of the last month against {} papers; {} nearest by MiniLM cosine, re-scored with cosine + w · tf-idf cosine; relevant = shares a fine category with the query\n\n| w | nDCG@{} | MAP@{} | MAP gain over w = {} (paired) |\n|---|---|---|---|\n",
+        "similar: {} query papers of the last month against {} papers; {} nearest by MiniLM cosine, re-scored with cosine + w · tf-idf cosine; relevant = shares a fine category with the query\n\n| tf-idf | w | nDCG@{} | MAP@{} | MAP gain over w = {} (paired) |\n|---|---|---|---|---|\n",
         r.queries,
         r.papers,
         r.pool,
@@ -217,8 +334,15 @@ pub fn format_table(r: &SimilarReport) -> String {
     );
     for row in &r.rows {
         s.push_str(&format!(
-            "| {} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:+.4} ± {:.4} |\n",
-            row.weight, row.ndcg, row.ndcg_se, row.map, row.map_se, row.map_gain, row.map_gain_se
+            "| {} | {} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:+.4} ± {:.4} |\n",
+            row.variant,
+            row.weight,
+            row.ndcg,
+            row.ndcg_se,
+            row.map,
+            row.map_se,
+            row.map_gain,
+            row.map_gain_se
         ));
     }
     s

@@ -88,7 +88,9 @@ pub struct Shown {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub at: DateTime<Utc>,
-    /// `like`, `dislike`, `unlike`, `interest`, `remove-interest`, `import` or `shown`.
+    /// `like`, `dislike`, `unlike`, `interest`, `remove-interest`, `import`, `shown`,
+    /// `email`, `remove-email`, `follow`, `unfollow`, `keywords` (items
+    /// `require: TEXT` / `exclude: TEXT`), `remove-keywords` or `clear-keywords`.
     pub action: String,
     /// The papers it concerned (ids), or the interest text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -154,6 +156,47 @@ pub struct Profile {
     /// whose calibrated score (0-1) is at least this; `None`: the top N, unfiltered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f32>,
+    // Steering the feed (issue 15): followed authors and keyword rules, applied by
+    // `crate::steer` to every listing; absent in profiles written before them.
+    /// Authors whose papers are always listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follows: Vec<Follow>,
+    /// Words and phrases a listed paper must hold, or must not.
+    #[serde(default, skip_serializing_if = "Keywords::is_empty")]
+    pub keywords: Keywords,
+}
+
+/// An author the user follows, as they wrote the name (matched as
+/// [`crate::steer::names`] says).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Follow {
+    pub name: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A word or phrase of a keyword rule, as the user wrote it (whitespace collapsed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleText {
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A user's keyword rules (see [`crate::steer`]): a listed paper holds at least one
+/// `require` phrase (when there are any) and no `exclude` phrase, in its title or
+/// abstract.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Keywords {
+    #[serde(default)]
+    pub require: Vec<RuleText>,
+    #[serde(default)]
+    pub exclude: Vec<RuleText>,
+}
+
+impl Keywords {
+    /// No rule.
+    pub fn is_empty(&self) -> bool {
+        self.require.is_empty() && self.exclude.is_empty()
+    }
 }
 
 impl Profile {
@@ -174,6 +217,8 @@ impl Profile {
             email: None,
             collections: BTreeMap::new(),
             threshold: None,
+            follows: Vec::new(),
+            keywords: Keywords::default(),
         }
     }
 
@@ -434,6 +479,163 @@ impl Profile {
         let had = self.email.take().is_some();
         if had {
             self.record(now, "remove-email", Vec::new());
+        }
+        had
+    }
+
+    /// Follow an author (`name` as the user writes it, whitespace collapsed). Returns
+    /// `false` when the same name (case and accents aside) is already followed. A name
+    /// with no letter is an error.
+    pub fn follow(&mut self, name: &str, now: DateTime<Utc>) -> Result<bool> {
+        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        if crate::steer::Name::parse(&name).is_none() {
+            return Err(Error::Invalid(format!(
+                "follow {name:?}: expected an author's name, like \"Ada Lovelace\" or \"Lovelace, Ada\""
+            )));
+        }
+        let key = crate::steer::text::fold(&name);
+        if self
+            .follows
+            .iter()
+            .any(|f| crate::steer::text::fold(&f.name) == key)
+        {
+            return Ok(false);
+        }
+        self.follows.push(Follow {
+            name: name.clone(),
+            at: now,
+        });
+        self.record(now, "follow", vec![name]);
+        Ok(true)
+    }
+
+    /// Stop following `name`: the followed name written the same way (case and accents
+    /// aside), else every followed name that matches it as an author name ("J. Smith"
+    /// unfollows "John Smith"). Returns the names dropped; none is an error listing the
+    /// followed authors, and nothing changes.
+    pub fn unfollow(&mut self, name: &str, now: DateTime<Utc>) -> Result<Vec<String>> {
+        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        let key = crate::steer::text::fold(&name);
+        let mut gone: Vec<String> = self
+            .follows
+            .iter()
+            .filter(|f| crate::steer::text::fold(&f.name) == key)
+            .map(|f| f.name.clone())
+            .collect();
+        if gone.is_empty() {
+            gone = self
+                .follows
+                .iter()
+                .filter(|f| crate::steer::same_person(&f.name, &name))
+                .map(|f| f.name.clone())
+                .collect();
+        }
+        if gone.is_empty() {
+            let have: Vec<String> = self
+                .follows
+                .iter()
+                .map(|f| format!("{:?}", f.name))
+                .collect();
+            return Err(Error::Invalid(format!(
+                "profile {}: does not follow {name:?} (follows: {})",
+                self.user,
+                if have.is_empty() {
+                    "nobody".into()
+                } else {
+                    have.join(", ")
+                }
+            )));
+        }
+        self.follows.retain(|f| !gone.contains(&f.name));
+        self.record(now, "unfollow", gone.clone());
+        Ok(gone)
+    }
+
+    /// Add keyword rules: `require` and `exclude` phrases (whitespace collapsed). A
+    /// phrase moves from one list to the other when named there; one already in its
+    /// list keeps its first time. A phrase with no word, or named in both lists at
+    /// once, is an error, and nothing changes.
+    pub fn add_keywords(
+        &mut self,
+        require: &[String],
+        exclude: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let clean = |list: &[String]| -> Result<Vec<(String, String)>> {
+            list.iter()
+                .map(|t| {
+                    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+                    match crate::steer::Phrase::parse(&t) {
+                        Some(p) => Ok((t, p.key())),
+                        None => Err(Error::Invalid(format!(
+                            "keyword {t:?}: expected a word or phrase (letters or digits)"
+                        ))),
+                    }
+                })
+                .collect()
+        };
+        let (require, exclude) = (clean(require)?, clean(exclude)?);
+        if let Some((t, _)) = require
+            .iter()
+            .find(|(_, k)| exclude.iter().any(|(_, e)| e == k))
+        {
+            return Err(Error::Invalid(format!(
+                "keyword {t:?}: both required and excluded; name it once"
+            )));
+        }
+        let key = |r: &RuleText| crate::steer::Phrase::parse(&r.text).map(|p| p.key());
+        let mut items = Vec::new();
+        for (list, required) in [(&require, true), (&exclude, false)] {
+            for (text, k) in list {
+                let Keywords { require, exclude } = &mut self.keywords;
+                let (target, other) = if required {
+                    (require, exclude)
+                } else {
+                    (exclude, require)
+                };
+                other.retain(|r| key(r).as_ref() != Some(k));
+                if !target.iter().any(|r| key(r).as_ref() == Some(k)) {
+                    target.push(RuleText {
+                        text: text.clone(),
+                        at: now,
+                    });
+                }
+                let tag = if required { "require" } else { "exclude" };
+                items.push(format!("{tag}: {text}"));
+            }
+        }
+        self.record(now, "keywords", items);
+        Ok(())
+    }
+
+    /// Remove keyword rules by phrase (from either list); a phrase in neither is an
+    /// error naming it, and nothing changes.
+    pub fn remove_keywords(&mut self, phrases: &[String], now: DateTime<Utc>) -> Result<()> {
+        let key = |t: &str| crate::steer::Phrase::parse(t).map(|p| p.key());
+        let keys: Vec<Option<String>> = phrases.iter().map(|p| key(p)).collect();
+        let all = || self.keywords.require.iter().chain(&self.keywords.exclude);
+        if let Some(i) = keys
+            .iter()
+            .position(|k| k.is_none() || !all().any(|r| &key(&r.text) == k))
+        {
+            return Err(Error::Invalid(format!(
+                "profile {}: no keyword rule {:?}",
+                self.user, phrases[i]
+            )));
+        }
+        for list in [&mut self.keywords.require, &mut self.keywords.exclude] {
+            list.retain(|r| !keys.contains(&key(&r.text)));
+        }
+        self.record(now, "remove-keywords", phrases.to_vec());
+        Ok(())
+    }
+
+    /// Drop every keyword rule. Returns whether there were any.
+    pub fn clear_keywords(&mut self, now: DateTime<Utc>) -> bool {
+        let had = !self.keywords.is_empty();
+        self.keywords = Keywords::default();
+        if had {
+            self.record(now, "clear-keywords", Vec::new());
         }
         had
     }
@@ -880,6 +1082,65 @@ mod tests {
         assert!(old.get("email").is_none());
         let back: Profile = serde_json::from_value(old).unwrap();
         assert_eq!(back.email, None);
+    }
+
+    #[test]
+    fn follows_and_keyword_rules_change_as_asked_and_old_profiles_load() {
+        let mut p = Profile::new("ada", t(0));
+        assert!(p.follow("  John   Smith ", t(1)).unwrap());
+        assert!(
+            !p.follow("JOHN SMITH", t(2)).unwrap(),
+            "the same name again"
+        );
+        assert!(p.follow("Zoë Müller", t(3)).unwrap());
+        assert!(p.follow(" .- ", t(4)).is_err());
+        assert_eq!(p.follows[0].name, "John Smith");
+        let err = p.unfollow("Jane Doe", t(5)).unwrap_err().to_string();
+        assert!(
+            err.contains("\"John Smith\"") && err.contains("\"Zoë Müller\""),
+            "{err}"
+        );
+        assert_eq!(p.unfollow("Smith, J.", t(6)).unwrap(), ["John Smith"]);
+        assert_eq!(p.unfollow("zoe muller", t(7)).unwrap(), ["Zoë Müller"]);
+        assert!(p.follows.is_empty());
+
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        p.add_keywords(&s(&["graph neural"]), &s(&["Survey", "LLM*"]), t(8))
+            .unwrap();
+        assert!(p
+            .add_keywords(&s(&["x"]), &s(&["X"]), t(9))
+            .unwrap_err()
+            .to_string()
+            .contains("both required and excluded"));
+        assert!(p.add_keywords(&[], &s(&["!!"]), t(9)).is_err());
+        // Named in the other list: it moves.
+        p.add_keywords(&s(&["survey"]), &[], t(10)).unwrap();
+        let texts = |r: &[RuleText]| r.iter().map(|k| k.text.clone()).collect::<Vec<_>>();
+        assert_eq!(texts(&p.keywords.require), ["graph neural", "survey"]);
+        assert_eq!(texts(&p.keywords.exclude), ["LLM*"]);
+        assert!(p.remove_keywords(&s(&["nope"]), t(11)).is_err());
+        p.remove_keywords(&s(&["GRAPH  NEURAL"]), t(12)).unwrap();
+        assert_eq!(texts(&p.keywords.require), ["survey"]);
+        assert!(p.clear_keywords(t(13)) && !p.clear_keywords(t(14)));
+        let actions: Vec<&str> = p.history.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "follow",
+                "follow",
+                "unfollow",
+                "unfollow",
+                "keywords",
+                "keywords",
+                "remove-keywords",
+                "clear-keywords"
+            ]
+        );
+        // Written before follows and keywords existed: no such keys, and it loads.
+        let old = serde_json::to_value(Profile::new("bob", t(0))).unwrap();
+        assert!(old.get("follows").is_none() && old.get("keywords").is_none());
+        let back: Profile = serde_json::from_value(old).unwrap();
+        assert!(back.follows.is_empty() && back.keywords.is_empty());
     }
 
     #[test]

@@ -79,6 +79,12 @@ pub fn rank_text(paper: &crate::paper::Paper) -> String {
     text
 }
 
+/// A paper's title and abstract, separated by a space: the text `similar`'s tf-idf
+/// re-scoring may index instead of [`rank_text`] (no author names).
+pub fn title_abstract(paper: &crate::paper::Paper) -> String {
+    format!("{} {}", paper.title, paper.abstract_text)
+}
+
 /// Hyper-parameters of the profile model. [`Default`] is what `recommend` uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RankConfig {

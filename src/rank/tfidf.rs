@@ -323,8 +323,23 @@ impl Tfidf {
 
     /// The L2-normalised tf-idf row of one text (empty when no term is known).
     pub fn transform(&self, doc: &str) -> SparseVec {
+        self.transform_with(doc, &self.config)
+    }
+
+    /// [`Tfidf::transform`] with the single-word terms of the vocabulary only: a
+    /// vectoriser fitted with word pairs read as a unigram one (idf as fitted, the row
+    /// normalised over what is left), with no second fit.
+    pub fn transform_unigrams(&self, doc: &str) -> SparseVec {
+        let config = TfidfConfig {
+            ngram_max: 1,
+            ..self.config.clone()
+        };
+        self.transform_with(doc, &config)
+    }
+
+    fn transform_with(&self, doc: &str, config: &TfidfConfig) -> SparseVec {
         let mut hits: Vec<u32> = Vec::new();
-        analyze(doc, &self.config, |t| {
+        analyze(doc, config, |t| {
             if let Some(&i) = self.index.get(t) {
                 hits.push(i);
             }
@@ -853,6 +868,32 @@ mod tests {
         assert_eq!(a.dot_sparse(&b), 2.0 * 0.25 - 1.0);
         assert_eq!(b.dot_sparse(&a), a.dot_sparse(&b));
         assert_eq!(a.dot_sparse(&SparseVec::default()), 0.0);
+    }
+
+    #[test]
+    fn unigram_rows_leave_out_the_word_pairs() {
+        let docs = [
+            "graph neural networks",
+            "graph neural models",
+            "speech models",
+        ];
+        let config = TfidfConfig {
+            min_df: 1,
+            max_df: 1.0,
+            ..TfidfConfig::arxiv_sanity()
+        };
+        let t = Tfidf::fit(&docs, config).unwrap();
+        let pair = t.term_index("graph neural").unwrap();
+        let word = t.term_index("graph").unwrap();
+        let full = t.transform(docs[0]);
+        let uni = t.transform_unigrams(docs[0]);
+        assert!(full.get(pair) > 0.0 && uni.get(pair) == 0.0);
+        assert!(
+            uni.get(word) > full.get(word),
+            "renormalised over the words"
+        );
+        assert!((uni.norm_sq() - 1.0).abs() < 1e-6);
+        assert_eq!(uni.nnz(), 3);
     }
 
     #[test]
