@@ -28,7 +28,7 @@ pub mod rank;
 pub mod recommend;
 pub mod render;
 pub mod serve;
-pub mod tex;
 pub mod steer;
+pub mod tex;
 
 pub use error::{Error, Result};

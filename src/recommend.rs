@@ -223,7 +223,7 @@ pub struct Trained {
 /// users against one library (`daily`, a server) tokenizes each paper once, not once
 /// per user. Indexed like [`Library::papers`].
 pub struct TextRows<'a> {
-    tfidf: Option<&'a Tfidf>,
+    tfidf: Option<std::borrow::Cow<'a, Tfidf>>,
     rows: Vec<std::sync::OnceLock<rank::SparseVec>>,
 }
 
@@ -231,7 +231,17 @@ impl<'a> TextRows<'a> {
     /// An empty cache for `lib` and its vectoriser.
     pub fn new(lib: &Library, tfidf: Option<&'a Tfidf>) -> Self {
         TextRows {
-            tfidf,
+            tfidf: tfidf.map(std::borrow::Cow::Borrowed),
+            rows: (0..lib.len()).map(|_| std::sync::OnceLock::new()).collect(),
+        }
+    }
+
+    /// An empty cache that owns its vectoriser: one a server keeps for a library commit,
+    /// so each paper of the days asked about is tokenized once per commit, not once per
+    /// request.
+    pub fn owned(lib: &Library, tfidf: Option<Tfidf>) -> TextRows<'static> {
+        TextRows {
+            tfidf: tfidf.map(std::borrow::Cow::Owned),
             rows: (0..lib.len()).map(|_| std::sync::OnceLock::new()).collect(),
         }
     }
@@ -240,9 +250,9 @@ impl<'a> TextRows<'a> {
     fn get(&self, k: usize, paper: &Paper) -> rank::SparseVec {
         match self.rows.get(k) {
             Some(slot) => slot
-                .get_or_init(|| sparse(self.tfidf, &rank::rank_text(paper)))
+                .get_or_init(|| sparse(self.tfidf.as_deref(), &rank::rank_text(paper)))
                 .clone(),
-            None => sparse(self.tfidf, &rank::rank_text(paper)),
+            None => sparse(self.tfidf.as_deref(), &rank::rank_text(paper)),
         }
     }
 }
@@ -271,7 +281,7 @@ pub fn train_with(
     profile: &Profile,
     config: &RankConfig,
 ) -> Result<Trained> {
-    let tfidf = text_rows.tfidf;
+    let tfidf = text_rows.tfidf.as_deref();
     if profile.is_empty() {
         return Err(Error::Invalid(format!(
             "profile {} has no liked papers and no interests: add some with `paperscout profile {} like ID...` or `... interests \"TEXT\"`",

@@ -281,12 +281,29 @@ pub fn recommend_trained(
     trained: &[recommend::Trained],
     req: &RecommendRequest,
 ) -> Result<Recommendation> {
+    recommend_trained_with(
+        lib,
+        &recommend::TextRows::new(lib, tfidf),
+        profile,
+        trained,
+        req,
+    )
+}
+
+/// [`recommend_trained`] with the library's tf-idf rows kept by the caller (a server
+/// keeps them for a library commit).
+pub fn recommend_trained_with(
+    lib: &Library,
+    rows: &recommend::TextRows<'_>,
+    profile: &profiles::Profile,
+    trained: &[recommend::Trained],
+    req: &RecommendRequest,
+) -> Result<Recommendation> {
     check_request(req.top, req.min_score)?;
     check_categories(lib, &req.categories)?;
     let (from, to) = window_or_latest(lib, req.window)?;
     let (opts, threshold) = options(req, profile, from, to);
-    let rows = recommend::TextRows::new(lib, tfidf);
-    let items = recommend::recommend_feed_with(lib, &rows, profile, trained, &opts)?;
+    let items = recommend::recommend_feed_with(lib, rows, profile, trained, &opts)?;
     finish(lib, req, from, to, items, trained, threshold)
 }
 

@@ -148,13 +148,8 @@ pub fn recommend(
         record: false,
         ..req.clone()
     };
-    let out = query::recommend_trained(
-        &snap.lib,
-        snap.tfidf.as_ref(),
-        &profile,
-        &trained,
-        &unrecorded,
-    )?;
+    let out =
+        query::recommend_trained_with(&snap.lib, &snap.rows, &profile, &trained, &unrecorded)?;
     if req.record {
         state.change_profile(&req.user, || {
             query::record_shown(&state.dir, &req.user, &out.listing)

@@ -53,6 +53,8 @@ fn stamp(path: &Path) -> Option<Stamp> {
 pub struct Snapshot {
     pub lib: Library,
     pub tfidf: Option<Tfidf>,
+    /// The papers' tf-idf rows, made as requests need them and kept for this commit.
+    pub rows: crate::recommend::TextRows<'static>,
     stamp: Option<Stamp>,
 }
 
@@ -175,9 +177,11 @@ impl State {
         let lib = app::open_library(&self.dir)?;
         let tfidf = crate::recommend::library_tfidf(&lib)?;
         tracing::info!(commit = lib.commit(), papers = lib.len(), "library opened");
+        let rows = crate::recommend::TextRows::owned(&lib, tfidf.clone());
         let snap = Arc::new(Snapshot {
             lib,
             tfidf,
+            rows,
             stamp: now,
         });
         *slot = Some(Arc::clone(&snap));
