@@ -4,59 +4,17 @@
 //! `recommend` showed. On the project's sample (320 real papers of four May 2026 days)
 //! with the reference MiniLM vectors, so no model runs.
 
-use std::process::{Command, Output};
-
-use crate::common::{sample_library, sample_path};
-
-fn paperscout(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_paperscout"))
-        .args(args)
-        // Every id liked here is in the library; should anything ask the arXiv API,
-        // it asks a closed local port, never the network.
-        .env("PAPERSCOUT_ARXIV_API_URL", "http://127.0.0.1:9/api/query")
-        .env_remove("PAPERSCOUT_MODEL")
-        .env_remove("PAPERSCOUT_LIBRARY")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run paperscout")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = paperscout(args);
-    assert!(
-        out.status.success(),
-        "paperscout {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = paperscout(args);
-    assert!(!out.status.success(), "paperscout {args:?} succeeded");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::common::{self, sample_library};
 
 fn json(args: &[&str]) -> serde_json::Value {
-    serde_json::from_str(&ok(args)).unwrap()
-}
-
-/// Sample ids (in file order) listed on `day` whose primary category is `cat`.
-fn sample_ids(day: &str, cat: &str) -> Vec<String> {
-    std::fs::read_to_string(sample_path())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["listing_date"] == day && v["categories"][0] == cat)
-        .map(|v| v["id"].as_str().unwrap().to_string())
-        .collect()
+    serde_json::from_str(&common::cli_ok(args)).unwrap()
 }
 
 /// `n` papers of `cat` from each of the first three days.
 fn likes_of(cat: &str, n: usize) -> Vec<String> {
     ["2026-05-26", "2026-05-27", "2026-05-28"]
         .iter()
-        .flat_map(|d| sample_ids(d, cat).into_iter().take(n))
+        .flat_map(|d| common::sample_ids(d, cat).into_iter().take(n))
         .collect()
 }
 
@@ -65,7 +23,7 @@ fn like(l: &str, user: &str, ids: &[String], extra: &[&str]) {
     args.extend(ids.iter().map(String::as_str));
     args.extend(extra);
     args.extend(["--library", l]);
-    ok(&args);
+    common::cli_ok(&args);
 }
 
 fn items(v: &serde_json::Value) -> &Vec<serde_json::Value> {
@@ -151,7 +109,7 @@ fn collections_merge_by_calibrated_score_and_each_fits_its_own() {
         let fit = items(&one).iter().filter(|i| has_category(i, cat)).count();
         assert!(fit >= 7, "only {fit} of the top 10 of {c} are {cat}: {one}");
     }
-    let err = fails(&["recommend", "ada", "--collection", "nope", "--library", l]);
+    let err = common::cli_fails(&["recommend", "ada", "--collection", "nope", "--library", l]);
     assert!(
         err.contains("no collection \"nope\"") && err.contains("it, vision"),
         "{err}"
@@ -160,14 +118,14 @@ fn collections_merge_by_calibrated_score_and_each_fits_its_own() {
     // A dislike outside any collection is a negative of every collection: the
     // disliked paper is no longer listed, whichever model ranked it.
     let top = items(&merged)[0]["id"].as_str().unwrap().to_string();
-    ok(&["profile", "ada", "dislike", &top, "--library", l]);
+    common::cli_ok(&["profile", "ada", "dislike", &top, "--library", l]);
     let after = recommend(&["--top", "20"]);
     assert!(items(&after).iter().all(|i| i["id"] != top.as_str()));
 
     // The table names the collection on each reason line.
     let mut args = vec!["recommend", "ada", "--no-record", "--top", "5"];
     args.extend(["--library", l]);
-    let table = ok(&args);
+    let table = common::cli_ok(&args);
     assert!(
         table.contains("[it] because: ") || table.contains("[vision] because: "),
         "{table}"
@@ -196,7 +154,7 @@ fn threshold_drops_papers_and_an_empty_day_says_so() {
     let n_all = items(&all).len();
     assert!(all["threshold"].is_null() && all["note"].is_null());
 
-    let said = ok(&["profile", "bo", "threshold", "0.5", "--library", l]);
+    let said = common::cli_ok(&["profile", "bo", "threshold", "0.5", "--library", l]);
     assert!(said.contains("0.50"), "{said}");
     let above = day("2026-05-29", &[]);
     assert_eq!(above["threshold"].as_f64(), Some(0.5));
@@ -217,12 +175,12 @@ fn threshold_drops_papers_and_an_empty_day_says_so() {
     assert!(low["threshold"].is_null());
 
     // 2026-05-28 has no cs.IT paper: nothing reaches 0.99, and the day says so.
-    ok(&["profile", "bo", "threshold", "0.99", "--library", l]);
+    common::cli_ok(&["profile", "bo", "threshold", "0.99", "--library", l]);
     let quiet = day("2026-05-28", &[]);
     assert!(items(&quiet).is_empty(), "{quiet}");
     let message = "no paper above your threshold 0.99 today";
     assert_eq!(quiet["note"], message);
-    let out = paperscout(&[
+    let out = common::cli(&[
         "recommend",
         "bo",
         "--date",
@@ -236,9 +194,9 @@ fn threshold_drops_papers_and_an_empty_day_says_so() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(message));
 
     // Cleared: the top N again.
-    ok(&["profile", "bo", "threshold", "--clear", "--library", l]);
+    common::cli_ok(&["profile", "bo", "threshold", "--clear", "--library", l]);
     assert!(!items(&day("2026-05-28", &[])).is_empty());
-    let err = fails(&["profile", "bo", "threshold", "1.5", "--library", l]);
+    let err = common::cli_fails(&["profile", "bo", "threshold", "1.5", "--library", l]);
     assert!(err.contains("from 0 to 1"), "{err}");
 }
 
@@ -284,7 +242,7 @@ fn history_names_what_a_recorded_recommend_showed_with_actions() {
         .all(|p| !p["title"].as_str().unwrap().is_empty()));
 
     // What the user did about them.
-    ok(&[
+    common::cli_ok(&[
         "profile",
         "cy",
         "like",
@@ -294,7 +252,7 @@ fn history_names_what_a_recorded_recommend_showed_with_actions() {
         "--library",
         l,
     ]);
-    ok(&["profile", "cy", "dislike", ids[1], "--library", l]);
+    common::cli_ok(&["profile", "cy", "dislike", ids[1], "--library", l]);
     let h = json(&[
         "history",
         "cy",
@@ -311,7 +269,7 @@ fn history_names_what_a_recorded_recommend_showed_with_actions() {
     assert_eq!(papers[1]["action"], "disliked");
     assert!(papers[1]["collection"].is_null());
     assert_eq!(papers[2]["action"], "none");
-    let table = ok(&["history", "cy", "--library", l]);
+    let table = common::cli_ok(&["history", "cy", "--library", l]);
     assert!(
         table.contains("2026-05-29: 5 shown, 1 liked, 1 disliked"),
         "{table}"

@@ -5,39 +5,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use paperscout::render::{render, Format};
 use paperscout::steer::{same_person, text::fold};
 
 use crate::common::{self, sample_library, sample_path};
-
-fn paperscout(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_paperscout"))
-        .args(args)
-        .env_remove("PAPERSCOUT_MODEL")
-        .env_remove("PAPERSCOUT_LIBRARY")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run paperscout")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = paperscout(args);
-    assert!(
-        out.status.success(),
-        "paperscout {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = paperscout(args);
-    assert!(!out.status.success(), "paperscout {args:?} succeeded");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// The sample's papers by id: (primary category, listing day, title + abstract).
 fn sample() -> HashMap<String, (String, String, String)> {
@@ -76,7 +49,7 @@ fn liker(l: &str, user: &str, cat: &str) {
     let mut args = vec!["profile", user, "like"];
     args.extend(likes.iter().map(|s| s.as_str()));
     args.extend(["--library", l]);
-    ok(&args);
+    common::cli_ok(&args);
 }
 
 /// The sample library, built once for these tests (each uses its own users, and
@@ -172,7 +145,7 @@ fn a_followed_authors_papers_are_listed_with_kind_author_until_unfollowed() {
     }
 
     // Followed by a full name; arXiv writes the author "É. O. Rodrigues".
-    let said = ok(&[
+    let said = common::cli_ok(&[
         "profile",
         "ada",
         "follow",
@@ -181,7 +154,7 @@ fn a_followed_authors_papers_are_listed_with_kind_author_until_unfollowed() {
         l,
     ]);
     assert!(said.contains("follows Édson Rodrigues"), "{said}");
-    let shown = ok(&["profile", "ada", "show", "--library", l]);
+    let shown = common::cli_ok(&["profile", "ada", "show", "--library", l]);
     assert!(
         shown.contains("following (1):") && shown.contains("Édson Rodrigues"),
         "{shown}"
@@ -220,7 +193,7 @@ fn a_followed_authors_papers_are_listed_with_kind_author_until_unfollowed() {
         2,
         "{md}"
     );
-    let table = ok(&[
+    let table = common::cli_ok(&[
         "recommend",
         "ada",
         "--top",
@@ -235,7 +208,7 @@ fn a_followed_authors_papers_are_listed_with_kind_author_until_unfollowed() {
     );
 
     // An excluded word wins over the follow.
-    ok(&[
+    common::cli_ok(&[
         "profile",
         "ada",
         "keywords",
@@ -250,10 +223,10 @@ fn a_followed_authors_papers_are_listed_with_kind_author_until_unfollowed() {
         !ids(&excluded).contains(&RODRIGUES[1].to_string()),
         "{excluded}"
     );
-    ok(&["profile", "ada", "keywords", "--clear", "--library", l]);
+    common::cli_ok(&["profile", "ada", "keywords", "--clear", "--library", l]);
 
     // Unfollowed under another spelling of the name: gone again.
-    let said = ok(&[
+    let said = common::cli_ok(&[
         "profile",
         "ada",
         "unfollow",
@@ -262,7 +235,7 @@ fn a_followed_authors_papers_are_listed_with_kind_author_until_unfollowed() {
         l,
     ]);
     assert!(said.contains("follows nobody"), "{said}");
-    let err = fails(&["profile", "ada", "unfollow", "Ada Lovelace", "--library", l]);
+    let err = common::cli_fails(&["profile", "ada", "unfollow", "Ada Lovelace", "--library", l]);
     assert!(err.contains("does not follow \"Ada Lovelace\""), "{err}");
     assert_eq!(ids(&listing(l, "ada", 5, None)), ids(&before));
 }
@@ -286,7 +259,7 @@ fn keyword_rules_exclude_and_require_on_title_and_abstract() {
     assert!(with_language >= 3, "the test needs some: {before}");
 
     // Another case, an accent: the same word.
-    let said = ok(&[
+    let said = common::cli_ok(&[
         "profile",
         "bo",
         "keywords",
@@ -307,7 +280,7 @@ fn keyword_rules_exclude_and_require_on_title_and_abstract() {
     }
     // The rules apply to every format (the Atom feed here), and show in the profile.
     assert_eq!(atom.matches("<entry>").count(), 20);
-    let shown: serde_json::Value = serde_json::from_str(&ok(&[
+    let shown: serde_json::Value = serde_json::from_str(&common::cli_ok(&[
         "profile",
         "bo",
         "show",
@@ -320,7 +293,7 @@ fn keyword_rules_exclude_and_require_on_title_and_abstract() {
     assert_eq!(shown["keywords"]["exclude"][0]["text"], "LANGUÂGE");
 
     // Require: only papers holding one of the phrases (here a phrase with a prefix).
-    ok(&[
+    common::cli_ok(&[
         "profile",
         "bo",
         "keywords",
@@ -353,9 +326,9 @@ fn keyword_rules_exclude_and_require_on_title_and_abstract() {
     assert!(day_with < 80, "the test needs papers without it");
 
     // Listing, removing and refusing rules.
-    let said = ok(&["profile", "bo", "keywords", "--library", l]);
+    let said = common::cli_ok(&["profile", "bo", "keywords", "--library", l]);
     assert!(said.contains("require \"benchmark*\""), "{said}");
-    let err = fails(&[
+    let err = common::cli_fails(&[
         "profile",
         "bo",
         "keywords",
@@ -365,7 +338,7 @@ fn keyword_rules_exclude_and_require_on_title_and_abstract() {
         l,
     ]);
     assert!(err.contains("no keyword rule \"nothing\""), "{err}");
-    let err = fails(&[
+    let err = common::cli_fails(&[
         "profile",
         "bo",
         "keywords",
@@ -375,7 +348,7 @@ fn keyword_rules_exclude_and_require_on_title_and_abstract() {
         l,
     ]);
     assert!(err.contains("expected a word or phrase"), "{err}");
-    ok(&[
+    common::cli_ok(&[
         "profile",
         "bo",
         "keywords",
@@ -384,7 +357,7 @@ fn keyword_rules_exclude_and_require_on_title_and_abstract() {
         "--library",
         l,
     ]);
-    let said = ok(&["profile", "bo", "keywords", "--library", l]);
+    let said = common::cli_ok(&["profile", "bo", "keywords", "--library", l]);
     assert!(said.contains("keywords: none"), "{said}");
     assert_eq!(ids(&listing(l, "bo", 20, None)), ids(&before));
 }

@@ -55,6 +55,10 @@ pub struct Snapshot {
     pub tfidf: Option<Tfidf>,
     /// The papers' tf-idf rows, made as requests need them and kept for this commit.
     pub rows: crate::recommend::TextRows<'static>,
+    /// The commit the tf-idf vocabulary was fitted at: trained profiles stay valid
+    /// across commits that keep it (their features are the vectors and this
+    /// vocabulary), so a commit does not retrain every user.
+    vocabulary: Option<u64>,
     stamp: Option<Stamp>,
 }
 
@@ -88,6 +92,8 @@ const LOCK_RETRIES: u32 = 100;
 
 /// A user's trained feed (one model per collection): (library commit, training key,
 /// models).
+/// A trained feed: (the vocabulary's commit, or the library's without a stored
+/// vocabulary; training key; model).
 type TrainedEntry = (u64, String, Arc<TrainedFeed>);
 
 /// Everything the handlers share.
@@ -97,6 +103,9 @@ pub struct State {
     library: Mutex<Option<Arc<Snapshot>>>,
     /// By (user, collection asked; `None`: the whole feed).
     trained: Mutex<HashMap<(String, Option<String>), TrainedEntry>>,
+    /// One training at a time per (user, collection): requests that find the model
+    /// stale wait for the one training it instead of all training it at once.
+    training: Mutex<HashMap<(String, Option<String>), Arc<Mutex<()>>>>,
     accounts: Mutex<Option<(Option<Stamp>, Arc<AccountSet>)>>,
     sessions: Mutex<HashMap<String, Session>>,
     attempts: Mutex<HashMap<String, (u32, Instant)>>,
@@ -157,6 +166,7 @@ impl State {
             models,
             library: Mutex::new(None),
             trained: Mutex::new(HashMap::new()),
+            training: Mutex::new(HashMap::new()),
             accounts: Mutex::new(None),
             sessions: Mutex::new(load_sessions(&dir)),
             attempts: Mutex::new(HashMap::new()),
@@ -178,7 +188,9 @@ impl State {
         let tfidf = crate::recommend::library_tfidf(&lib)?;
         tracing::info!(commit = lib.commit(), papers = lib.len(), "library opened");
         let rows = crate::recommend::TextRows::owned(&lib, tfidf.clone());
+        let vocabulary = crate::recommend::stored_tfidf(&lib).map(|t| t.fitted_commit);
         let snap = Arc::new(Snapshot {
+            vocabulary,
             lib,
             tfidf,
             rows,
@@ -204,12 +216,21 @@ impl State {
         collection: Option<&str>,
     ) -> Result<Arc<TrainedFeed>> {
         let key = query::training_key_for(profile, collection);
-        let commit = snap.lib.commit();
+        let commit = snap.vocabulary.unwrap_or_else(|| snap.lib.commit());
         let slot = (profile.user.clone(), collection.map(String::from));
-        if let Some((c, k, t)) = lock(&self.trained).get(&slot) {
-            if *c == commit && *k == key {
-                return Ok(Arc::clone(t));
-            }
+        let cached = || {
+            lock(&self.trained)
+                .get(&slot)
+                .filter(|(c, k, _)| *c == commit && *k == key)
+                .map(|(_, _, t)| Arc::clone(t))
+        };
+        if let Some(t) = cached() {
+            return Ok(t);
+        }
+        let one = Arc::clone(lock(&self.training).entry(slot.clone()).or_default());
+        let _training = lock(&one);
+        if let Some(t) = cached() {
+            return Ok(t);
         }
         let t = Arc::new(query::train(
             &snap.lib,

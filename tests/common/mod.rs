@@ -339,3 +339,49 @@ pub fn sample_library(dir: &Path) {
     w.upsert(&papers, &vectors).unwrap();
     w.finish().unwrap();
 }
+
+/// `paperscout ARGS...` with no model, library or log settings from the environment;
+/// should anything ask the arXiv API, it asks a closed local port, never the network.
+#[allow(dead_code)]
+pub fn cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_paperscout"))
+        .args(args)
+        .env("PAPERSCOUT_ARXIV_API_URL", "http://127.0.0.1:9/api/query")
+        .env_remove("PAPERSCOUT_MODEL")
+        .env_remove("PAPERSCOUT_LIBRARY")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run paperscout")
+}
+
+/// [`cli`]'s standard output; fails the test when the command fails.
+#[allow(dead_code)]
+pub fn cli_ok(args: &[&str]) -> String {
+    let out = cli(args);
+    assert!(
+        out.status.success(),
+        "paperscout {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// [`cli`]'s standard error; fails the test when the command succeeds.
+#[allow(dead_code)]
+pub fn cli_fails(args: &[&str]) -> String {
+    let out = cli(args);
+    assert!(!out.status.success(), "paperscout {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Sample ids (in file order) listed on `day` whose primary category is `cat`.
+#[allow(dead_code)]
+pub fn sample_ids(day: &str, cat: &str) -> Vec<String> {
+    std::fs::read_to_string(sample_path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["listing_date"] == day && v["categories"][0] == cat)
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect()
+}
