@@ -92,6 +92,9 @@ const LOCK_RETRIES: u32 = 100;
 
 /// A user's trained feed (one model per collection): (library commit, training key,
 /// models).
+/// A user's feed: (user, collection; `None` for the whole feed).
+type FeedSlot = (String, Option<String>);
+
 /// A trained feed: (the vocabulary's commit, or the library's without a stored
 /// vocabulary; training key; model).
 type TrainedEntry = (u64, String, Arc<TrainedFeed>);
@@ -102,10 +105,10 @@ pub struct State {
     pub models: Models,
     library: Mutex<Option<Arc<Snapshot>>>,
     /// By (user, collection asked; `None`: the whole feed).
-    trained: Mutex<HashMap<(String, Option<String>), TrainedEntry>>,
+    trained: Mutex<HashMap<FeedSlot, TrainedEntry>>,
     /// One training at a time per (user, collection): requests that find the model
     /// stale wait for the one training it instead of all training it at once.
-    training: Mutex<HashMap<(String, Option<String>), Arc<Mutex<()>>>>,
+    training: Mutex<HashMap<FeedSlot, Arc<Mutex<()>>>>,
     accounts: Mutex<Option<(Option<Stamp>, Arc<AccountSet>)>>,
     sessions: Mutex<HashMap<String, Session>>,
     attempts: Mutex<HashMap<String, (u32, Instant)>>,
