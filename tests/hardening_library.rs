@@ -16,15 +16,15 @@ use paperscout::{Error, Result};
 
 // ---- a small synthetic library ------------------------------------------------------
 
-const DIM: usize = 8;
-const SHA: &str = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
+pub(crate) const DIM: usize = 8;
+pub(crate) const SHA: &str = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
 
-fn model() -> ModelInfo {
+pub(crate) fn model() -> ModelInfo {
     ModelInfo::new("sentence-transformers/all-MiniLM-L6-v2", SHA, DIM)
 }
 
 /// A deterministic unit vector per seed (xorshift), no two alike.
-fn unit(seed: u64) -> Vec<f32> {
+pub(crate) fn unit(seed: u64) -> Vec<f32> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let v: Vec<f32> = (0..DIM)
         .map(|_| {

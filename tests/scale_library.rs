@@ -8,31 +8,12 @@
 use std::path::Path;
 
 use paperscout::fsio::fault;
-use paperscout::library::{Library, ModelInfo, Writer, WriterOptions, FORMAT_VERSION};
+use paperscout::library::{Library, Writer, WriterOptions, FORMAT_VERSION};
 use paperscout::paper::Paper;
 use paperscout::recommend::{library_tfidf, refit_tfidf, stored_tfidf};
 
-const DIM: usize = 8;
-const SHA: &str = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
-
-fn model() -> ModelInfo {
-    ModelInfo::new("sentence-transformers/all-MiniLM-L6-v2", SHA, DIM)
-}
-
-/// A deterministic unit vector per seed (xorshift), no two alike.
-fn unit(seed: u64) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let v: Vec<f32> = (0..DIM)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect();
-    let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
-    v.into_iter().map(|a| a / n).collect()
-}
+// The same model and vectors as the hardening tests' libraries.
+use crate::hardening_library::{model, unit, DIM};
 
 const TOPICS: [&str; 4] = [
     "graph neural networks for molecules",
