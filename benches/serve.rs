@@ -120,6 +120,33 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// The machine's load average (`/proc/loadavg`), printed beside every figure: the
+/// machine may be shared.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// CPU seconds (user + system) the process `pid` has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
+        return f64::NAN;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        // Clock ticks are 100 a second on Linux.
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
 fn peak_rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -144,6 +171,7 @@ struct Load {
 fn run_phase(load: &Arc<Load>, name: &str, pid: u32) {
     let stats = Arc::new(Mutex::new(Stats::default()));
     let count = Arc::new(AtomicUsize::new(0));
+    let (load_before, cpu_before) = (loadavg(), cpu_seconds(pid));
     let start = Instant::now();
     let threads: Vec<_> = (0..CONNECTIONS)
         .map(|c| {
@@ -235,6 +263,14 @@ fn run_phase(load: &Arc<Load>, name: &str, pid: u32) {
         ok as f64 / secs,
         peak_rss_mb(pid)
     );
+    let cpu = cpu_seconds(pid) - cpu_before;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "  server CPU {cpu:.1} s ({:.2} ms a request: {cores} cores serve at most {:.0} req/s at that cost); load average {load_before} before, {} after",
+        cpu * 1000.0 / ok.max(1) as f64,
+        cores as f64 * ok as f64 / cpu,
+        loadavg()
+    );
     for (kind, v) in stats.by_kind.iter_mut() {
         let n = v.len();
         let (p50, p99) = (percentile(v, 0.5), percentile(v, 0.99));
@@ -295,13 +331,21 @@ fn main() {
 
     // The binary cargo built with this bench (the bench profile: optimised).
     let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_paperscout"));
-    let mut server = Command::new(&bin)
+    // $PAPERSCOUT_BENCH_LOG=FILE: the server's log (access log with each request's
+    // time, each training's time) into FILE, to see where the time goes.
+    let mut server = Command::new(&bin);
+    server
         .args(["serve", "--addr", "127.0.0.1:0", "--library"])
         .arg(&dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| fail(e));
+        .stderr(Stdio::null());
+    if let Some(path) = std::env::var_os("PAPERSCOUT_BENCH_LOG") {
+        let file = std::fs::File::create(&path).unwrap_or_else(|e| fail(e));
+        server
+            .env("RUST_LOG", "warn,paperscout=info")
+            .stderr(Stdio::from(file));
+    }
+    let mut server = server.spawn().unwrap_or_else(|e| fail(e));
     let mut line = String::new();
     if let Some(out) = server.stdout.take() {
         let _ = BufReader::new(out).read_line(&mut line);
@@ -319,16 +363,49 @@ fn main() {
         ids,
     });
 
-    // Warm: every user's profile trained once, the tf-idf loaded.
-    let mut conn = Conn { addr, reader: None };
-    for t in &load.tokens {
-        let _ = conn.request(
-            "GET",
-            &format!("/api/v1/recommend?date={}&top=20", load.days[0]),
-            t,
-            "",
-        );
-    }
+    // Warm: what the mix asks for, asked once before it is timed: every user's feed
+    // trained and every one of the days ranked for them, every paper of the mix asked
+    // for similar papers (the server keeps the tf-idf rows of what it has ranked or
+    // re-scored for the commit). A server that has run a while is in that state.
+    let warm_start = Instant::now();
+    let warmers: Vec<_> = (0..4)
+        .map(|w| {
+            let load = Arc::clone(&load);
+            std::thread::spawn(move || {
+                let mut conn = Conn {
+                    addr: load.addr,
+                    reader: None,
+                };
+                let mut asked = 0usize;
+                for t in load.tokens.iter().skip(w).step_by(4) {
+                    for day in &load.days {
+                        let _ = conn.request(
+                            "GET",
+                            &format!("/api/v1/recommend?date={day}&top=20"),
+                            t,
+                            "",
+                        );
+                        asked += 1;
+                    }
+                }
+                for id in load.ids.iter().skip(w).step_by(4) {
+                    let _ = conn.request(
+                        "GET",
+                        &format!("/api/v1/papers/{id}/similar?top=10"),
+                        &load.tokens[0],
+                        "",
+                    );
+                    asked += 1;
+                }
+                asked
+            })
+        })
+        .collect();
+    let asked: usize = warmers.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+    println!(
+        "warm-up: {asked} requests (every user x day recommended, every paper of the mix asked for similar) in {:.1} s",
+        warm_start.elapsed().as_secs_f64()
+    );
     run_phase(&load, "warm, mixed", pid);
 
     // The same while another writer commits 5 batches of 200 papers.
@@ -337,7 +414,24 @@ fn main() {
         let (dir, model, stop) = (dir.clone(), model.clone(), Arc::clone(&stop));
         let base: Vec<Paper> = corpus.papers()[..200].to_vec();
         let v0 = vector(0);
+        let nice = std::env::var("PAPERSCOUT_BENCH_WRITER_NICE")
+            .ok()
+            .and_then(|v| v.parse::<i32>().ok());
         std::thread::spawn(move || {
+            // $PAPERSCOUT_BENCH_WRITER_NICE=N: the ingest at nice N, as `nice -n N
+            // paperscout daily` runs it beside a server (Linux: per thread).
+            if let Some(n) = nice {
+                // SAFETY: gettid takes no argument; setpriority changes only this
+                // thread's own priority.
+                let failed = unsafe {
+                    let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                    libc::setpriority(libc::PRIO_PROCESS, tid, n) != 0
+                };
+                println!(
+                    "  (the ingest at nice {n}{})",
+                    if failed { ": refused" } else { "" }
+                );
+            }
             let mut commits = 0;
             for round in 0..5 {
                 if stop.load(Ordering::Relaxed) {

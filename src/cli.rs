@@ -166,6 +166,21 @@ pub struct EvalArgs {
     /// all likes (implies --reliability).
     #[arg(long)]
     pub collections: bool,
+    /// Fit stage 2 of the calibration instead of ranking and print its constants
+    /// (`rank::calibrate::STAGE2`): users with 1-30 likes, one calibrated model each.
+    /// Run it on days and a seed other than the README's (e.g. --history-until
+    /// 2026-04-01 --test-until 2026-04-30 --seed 7).
+    #[arg(long)]
+    pub fit_calibration: bool,
+    /// With --collections: also run the merged feed with each collection's model
+    /// seeing the other collections' likes as positives of this weight, each paper
+    /// listed under its best-scoring collection (repeatable).
+    #[arg(long)]
+    pub weak_cost: Vec<f32>,
+    /// With --collections: the same, each paper listed under the collection of its
+    /// nearest liked paper (the rule `recommend` uses), at this weight (repeatable).
+    #[arg(long)]
+    pub nearest_cost: Vec<f32>,
     /// With --similar: compare the tf-idf variants of the README's study (author
     /// names, bigrams, document-frequency cuts) instead of only the one
     /// `similar` uses; one vectoriser fit per variant (a few seconds each on 27k papers).
@@ -447,7 +462,7 @@ pub struct RecommendArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub min_score: Option<f32>,
     /// Rank with this collection's model only. Default: the whole feed (every
-    /// collection's model, merged by calibrated score).
+    /// collection's model; a paper listed under its nearest like's collection).
     #[arg(long)]
     pub collection: Option<String>,
     /// Only papers in one of these categories (comma-separated, e.g. cs.LG,stat.ML).
@@ -859,6 +874,14 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
         hubness: args.hubness,
         reliability: args.reliability,
         collections: args.collections,
+        fit_calibration: args.fit_calibration,
+        weak_costs: args.weak_cost.clone(),
+        nearest_costs: args.nearest_cost.clone(),
+        likes: if args.fit_calibration {
+            (1, 30)
+        } else {
+            crate::eval::EvalOptions::default().likes
+        },
         categories: if args.collections {
             (2, 3)
         } else {

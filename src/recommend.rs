@@ -149,7 +149,6 @@ pub fn library_tfidf(lib: &Library) -> Result<Option<Tfidf>> {
 /// [`TFIDF_SAMPLE_MAX`] papers) and store it: `paperscout library reindex --tfidf`.
 pub fn refit_tfidf(lib: &Library) -> Result<StoredTfidf> {
     let n = lib.len();
-    let papers: Vec<&Paper> = lib.papers().collect();
     let sample: Vec<usize> = if n <= TFIDF_SAMPLE_MAX {
         (0..n).collect()
     } else {
@@ -158,9 +157,10 @@ pub fn refit_tfidf(lib: &Library) -> Result<StoredTfidf> {
         s.sort_unstable();
         s
     };
+    // Only the sampled records are parsed (and not kept).
     let texts: Vec<String> = sample
         .par_iter()
-        .map(|&k| rank::rank_text(papers[k]))
+        .filter_map(|&k| lib.with_paper(k, rank::rank_text))
         .collect();
     let tfidf = match Tfidf::fit(&texts, tfidf_config(texts.len())) {
         Ok(t) => Some(t),
@@ -224,7 +224,8 @@ pub struct Trained {
 /// per user. Indexed like [`Library::papers`].
 pub struct TextRows<'a> {
     tfidf: Option<std::borrow::Cow<'a, Tfidf>>,
-    rows: Vec<std::sync::OnceLock<rank::SparseVec>>,
+    /// Boxed: 16 bytes a paper until its row is made (most never are).
+    rows: Vec<std::sync::OnceLock<Box<rank::SparseVec>>>,
 }
 
 impl<'a> TextRows<'a> {
@@ -246,12 +247,49 @@ impl<'a> TextRows<'a> {
         }
     }
 
+    /// [`TextRows::owned`] for a new commit of the library `older_lib` was, keeping
+    /// `older`'s rows (made with the same vectoriser: the caller checks) of the papers
+    /// whose records did not change ([`Library::same_record`]): after a commit that
+    /// appends a day, a server does not tokenize every day it was asked about again.
+    pub fn owned_from(
+        lib: &Library,
+        tfidf: Option<Tfidf>,
+        older_lib: &Library,
+        older: &TextRows<'_>,
+    ) -> TextRows<'static> {
+        let rows = TextRows::owned(lib, tfidf);
+        for (k, slot) in older.rows.iter().enumerate() {
+            if let Some(row) = slot.get() {
+                if lib.same_record(older_lib, k) {
+                    if let Some(new) = rows.rows.get(k) {
+                        let _ = new.set(row.clone());
+                    }
+                }
+            }
+        }
+        rows
+    }
+
+    /// Whether paper `k`'s row is made (kept for later requests).
+    pub fn is_made(&self, k: usize) -> bool {
+        self.rows.get(k).is_some_and(|r| r.get().is_some())
+    }
+
+    /// `f` of the row of paper `k` (`paper` is the library's `k`-th), without a copy.
+    pub fn with<R>(&self, k: usize, paper: &Paper, f: impl FnOnce(&rank::SparseVec) -> R) -> R {
+        match self.rows.get(k) {
+            Some(slot) => f(slot
+                .get_or_init(|| Box::new(sparse(self.tfidf.as_deref(), &rank::rank_text(paper))))),
+            None => f(&sparse(self.tfidf.as_deref(), &rank::rank_text(paper))),
+        }
+    }
+
     /// The row of paper `k` (`paper` is `lib.papers()`'s `k`-th).
     fn get(&self, k: usize, paper: &Paper) -> rank::SparseVec {
         match self.rows.get(k) {
-            Some(slot) => slot
-                .get_or_init(|| sparse(self.tfidf.as_deref(), &rank::rank_text(paper)))
-                .clone(),
+            Some(slot) => (**slot
+                .get_or_init(|| Box::new(sparse(self.tfidf.as_deref(), &rank::rank_text(paper)))))
+            .clone(),
             None => sparse(self.tfidf.as_deref(), &rank::rank_text(paper)),
         }
     }
@@ -281,6 +319,20 @@ pub fn train_with(
     profile: &Profile,
     config: &RankConfig,
 ) -> Result<Trained> {
+    train_weak(lib, text_rows, profile, config, &[], 0.0)
+}
+
+/// [`train_with`], the papers `weak` (ids; those not in the library, or already liked
+/// or disliked by `profile`, are left out) being positives of weight `weak_cost`
+/// ([`rank::Weak`]): never negatives, never a reason.
+fn train_weak(
+    lib: &Library,
+    text_rows: &TextRows<'_>,
+    profile: &Profile,
+    config: &RankConfig,
+    weak: &[String],
+    weak_cost: f32,
+) -> Result<Trained> {
     let tfidf = text_rows.tfidf.as_deref();
     if profile.is_empty() {
         return Err(Error::Invalid(format!(
@@ -288,14 +340,9 @@ pub fn train_with(
             profile.user, profile.user
         )));
     }
-    let keys: HashMap<&str, usize> = lib
-        .papers()
-        .enumerate()
-        .map(|(k, p)| (p.id.as_str(), k))
-        .collect();
     let mut missing = Vec::new();
     let mut find = |id: &str| {
-        let k = keys.get(id).copied();
+        let k = lib.key_of(id);
         if k.is_none() {
             missing.push(id.to_string());
         }
@@ -307,36 +354,64 @@ pub fn train_with(
         .iter()
         .filter_map(|m| find(&m.id))
         .collect();
-    let marked: HashSet<usize> = likes.iter().chain(&dislikes).copied().collect();
-    let pool: Vec<usize> = (0..lib.len()).filter(|k| !marked.contains(k)).collect();
+    let mut marked: HashSet<usize> = likes.iter().chain(&dislikes).copied().collect();
+    let weak: Vec<usize> = if weak_cost > 0.0 {
+        weak.iter()
+            .filter_map(|id| lib.key_of(id))
+            .filter(|&k| marked.insert(k))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let negatives = match config.negatives {
-        Some(n) => SplitMix64::new(config.seed).sample(&pool, n),
-        None => pool,
+        Some(n) => sample_keys(&mut SplitMix64::new(config.seed), lib.len(), &marked, n),
+        None => (0..lib.len()).filter(|k| !marked.contains(k)).collect(),
     };
     // The training set: likes, dislikes, sampled negatives, as rows 0.. of a small
-    // rank::Library (the sample is drawn here, so the ranker uses all of it).
-    let papers: Vec<&Paper> = lib.papers().collect();
+    // rank::Library (the sample is drawn here, so the ranker uses all of it). Only
+    // their records are parsed; one that cannot be read is left out.
     let chosen: Vec<usize> = likes
         .iter()
         .chain(&dislikes)
+        .chain(&weak)
         .chain(&negatives)
         .copied()
         .collect();
-    let ids: Vec<String> = chosen.iter().map(|&k| papers[k].id.clone()).collect();
+    let papers: HashMap<usize, &Paper> = chosen
+        .iter()
+        .filter_map(|&k| lib.paper_at(k).map(|p| (k, p)))
+        .collect();
+    let likes: Vec<usize> = likes
+        .into_iter()
+        .filter(|k| papers.contains_key(k))
+        .collect();
+    let dislikes: Vec<usize> = dislikes
+        .into_iter()
+        .filter(|k| papers.contains_key(k))
+        .collect();
+    let weak: Vec<usize> = weak
+        .into_iter()
+        .filter(|k| papers.contains_key(k))
+        .collect();
+    let chosen: Vec<usize> = chosen
+        .into_iter()
+        .filter(|k| papers.contains_key(k))
+        .collect();
+    let ids: Vec<String> = chosen.iter().map(|&k| lib.id_at(k).to_string()).collect();
     let mut vectors = Vec::with_capacity(chosen.len() * lib.dimension());
     for &k in &chosen {
-        vectors.extend_from_slice(lib.vector(&papers[k].id).expect("every paper has a vector"));
+        vectors.extend_from_slice(lib.vector_at(k));
     }
     let rows: Vec<rank::SparseVec> = chosen
         .par_iter()
-        .map(|&k| text_rows.get(k, papers[k]))
+        .map(|&k| text_rows.get(k, papers[&k]))
         .collect();
     let vocab = tfidf.map_or(0, Tfidf::len);
     let library = rank::Library::new(&ids, Rows::new(&vectors, lib.dimension(), &rows)?, vocab)?;
 
     let mut titles = HashMap::new();
     for &k in &likes {
-        let p = papers[k];
+        let p = papers[&k];
         titles.insert(p.id.clone(), (Some(p.id.clone()), p.title.clone()));
     }
     let mut interests: Vec<Interest> = profile
@@ -370,6 +445,12 @@ pub fn train_with(
     }
     let like_rows: Vec<usize> = (0..likes.len()).collect();
     let dislike_rows: Vec<usize> = (likes.len()..likes.len() + dislikes.len()).collect();
+    let weak_start = likes.len() + dislikes.len();
+    let weak_rows: Vec<usize> = (weak_start..weak_start + weak.len()).collect();
+    let weak = rank::Weak {
+        likes: &weak_rows,
+        cost: weak_cost,
+    };
     let input = ProfileInput {
         likes: &like_rows,
         dislikes: &dislike_rows,
@@ -387,8 +468,8 @@ pub fn train_with(
             missing.join(", ")
         )));
     }
-    let model = rank::train(&library, &input, &config)?;
-    let calibration = rank::calibrate_model(&library, &input, &config, &model)?;
+    let model = rank::train_weighted(&library, &input, &weak, &config)?;
+    let calibration = rank::calibrate_weighted(&library, &input, &weak, &config, &model)?;
     Ok(Trained {
         model,
         calibration,
@@ -401,8 +482,11 @@ pub fn train_with(
 /// Train every collection of `profile` that has something to rank by
 /// ([`Profile::feeds`]: the default collection, then the named ones), each on its own
 /// likes against its own dislikes, the default collection's dislikes and the library
-/// sample; or, with `only`, that one collection (`Some("")` is not a name: use `None`
-/// for the whole feed). A profile without collections gives one model, as before.
+/// sample, and on the other collections' likes as positives of weight
+/// [`rank::FEED_MERGE`]`.weak_cost`; or, with `only`, that one collection on its own
+/// likes only (`Some("")` is not a name: use `None` for the whole feed). A profile
+/// without collections gives one model, as before. Each collection costs the same
+/// trainings either way (its model and the calibration's cross-validation).
 pub fn train_feed_with(
     lib: &Library,
     text_rows: &TextRows<'_>,
@@ -410,6 +494,32 @@ pub fn train_feed_with(
     config: &RankConfig,
     only: Option<&str>,
 ) -> Result<Vec<Trained>> {
+    train_feed_merged(lib, text_rows, profile, config, only, rank::FEED_MERGE)
+}
+
+/// [`train_feed_with`] with the whole feed's collections seeing each other's likes at
+/// `merge.weak_cost` (what `recommend` does is [`rank::FEED_MERGE`]; other values are
+/// for studies). `merge.rule` is [`recommend_feed_merged`]'s.
+pub fn train_feed_merged(
+    lib: &Library,
+    text_rows: &TextRows<'_>,
+    profile: &Profile,
+    config: &RankConfig,
+    only: Option<&str>,
+    merge: rank::FeedMerge,
+) -> Result<Vec<Trained>> {
+    // Followed authors and nothing else: their papers are the likes (issue 15).
+    let implicit = crate::steer::follow_profile(profile, lib.papers());
+    let profile = implicit.as_ref().unwrap_or(profile);
+    if profile.is_empty() && !profile.follows.is_empty() {
+        let names: Vec<&str> = profile.follows.iter().map(|f| f.name.as_str()).collect();
+        return Err(Error::Invalid(format!(
+            "profile {} follows {} but no paper by them is in this library yet, and has no liked papers or interests: nothing to rank by; add some with `paperscout profile {} like ID...`",
+            profile.user,
+            names.join(", "),
+            profile.user
+        )));
+    }
     let feeds: Vec<Option<String>> = match only {
         Some(name) => {
             let view = profile.collection_view(Some(name))?;
@@ -424,10 +534,20 @@ pub fn train_feed_with(
         None if profile.feeds().is_empty() => vec![None],
         None => profile.feeds(),
     };
+    let views: Vec<Profile> = feeds
+        .iter()
+        .map(|name| profile.collection_view(name.as_deref()))
+        .collect::<Result<_>>()?;
     let mut out = Vec::with_capacity(feeds.len());
-    for name in feeds {
-        let view = profile.collection_view(name.as_deref())?;
-        let mut trained = train_with(lib, text_rows, &view, config)?;
+    for (n, (name, view)) in feeds.into_iter().zip(&views).enumerate() {
+        // The other collections' likes (none with one feed).
+        let weak: Vec<String> = views
+            .iter()
+            .enumerate()
+            .filter(|&(m, _)| m != n)
+            .flat_map(|(_, v)| v.likes.iter().map(|l| l.id.clone()))
+            .collect();
+        let mut trained = train_weak(lib, text_rows, view, config, &weak, merge.weak_cost)?;
         trained.collection = name;
         out.push(trained);
     }
@@ -501,10 +621,11 @@ pub fn recommend_with(
 }
 
 /// The top papers of `opts`' days for a profile's collections (`models`, from
-/// [`train_feed_with`]): every collection's model scores every candidate, each score
-/// calibrated to 0-1; a paper's score is its best collection's, its reason and
-/// `collection` that collection's. Best first (ties: the earlier paper, the earlier
-/// model); `min_score` is on the calibrated score.
+/// [`train_feed_with`]), merged by [`rank::FEED_MERGE`]'s rule
+/// ([`rank::MergeRule::NearestLike`]): a paper is listed under the collection of the
+/// liked paper closest to it (the one its reason names), with that collection's
+/// calibrated 0-1 score. Best first (ties: the higher margin, the earlier paper);
+/// `min_score` is on the calibrated score.
 pub fn recommend_feed_with(
     lib: &Library,
     text_rows: &TextRows<'_>,
@@ -512,13 +633,27 @@ pub fn recommend_feed_with(
     models: &[Trained],
     opts: &RecommendOptions,
 ) -> Result<Vec<Item>> {
+    recommend_feed_merged(lib, text_rows, profile, models, opts, rank::FEED_MERGE.rule)
+}
+
+/// [`recommend_feed_with`] merging the collections' lists by `rule`
+/// ([`rank::merge_scores`]): what `recommend` does is [`rank::FEED_MERGE`]'s; the
+/// others are for studies.
+pub fn recommend_feed_merged(
+    lib: &Library,
+    text_rows: &TextRows<'_>,
+    profile: &Profile,
+    models: &[Trained],
+    opts: &RecommendOptions,
+    rule: rank::MergeRule,
+) -> Result<Vec<Item>> {
     let wanted: Vec<String> = opts.categories.iter().map(|c| c.to_lowercase()).collect();
     let seen = profile.seen(opts.to);
+    // The window's papers from the index; only their records are parsed.
     let candidates: Vec<(usize, &Paper, &[f32])> = lib
-        .papers_with_vectors()
-        .enumerate()
-        .map(|(k, (p, v))| (k, p, v))
-        .filter(|(_, p, _)| p.listed.is_some_and(|d| d >= opts.from && d <= opts.to))
+        .keys_listed(opts.from, opts.to)
+        .into_iter()
+        .filter_map(|k| lib.paper_at(k).map(|p| (k, p, lib.vector_at(k))))
         .filter(|(_, p, _)| {
             wanted.is_empty()
                 || p.categories
@@ -542,31 +677,24 @@ pub fn recommend_feed_with(
             profile.user
         )));
     }
-    // (calibrated score, margin, model) of each candidate: its best collection. The
-    // margin breaks ties of the score (calibrated scores stop at 1).
-    let mut best: Vec<(f32, f32, usize)> =
-        vec![(f32::NEG_INFINITY, f32::NEG_INFINITY, 0); candidates.len()];
-    for (m, t) in models.iter().enumerate() {
-        for (b, margin) in best.iter_mut().zip(t.model.score(&rows)?) {
-            let s = t.calibration.apply(margin);
-            if s > b.0 || (s == b.0 && margin > b.1) {
-                *b = (s, margin, m);
-            }
-        }
-    }
+    // The collection listing each candidate, with its calibrated score and margin.
+    // The margin breaks ties of the score (calibrated scores stop at 1).
+    let pairs: Vec<(&rank::ProfileModel, &rank::Calibration)> =
+        models.iter().map(|t| (&t.model, &t.calibration)).collect();
+    let best = rank::merge_scores(&pairs, &rows, rule)?;
     let mut order: Vec<usize> = (0..candidates.len())
-        .filter(|&k| !best[k].0.is_nan())
+        .filter(|&k| !best[k].score.is_nan())
         .collect();
     order.sort_by(|&a, &b| {
         best[b]
-            .0
-            .total_cmp(&best[a].0)
-            .then(best[b].1.total_cmp(&best[a].1))
+            .score
+            .total_cmp(&best[a].score)
+            .then(best[b].margin.total_cmp(&best[a].margin))
             .then(a.cmp(&b))
     });
     // The user's own rules (followed authors, keywords) pick the list from that order.
     let papers: Vec<&Paper> = candidates.iter().map(|&(_, p, _)| p).collect();
-    let scores: Vec<f32> = best.iter().map(|b| b.0).collect();
+    let scores: Vec<f32> = best.iter().map(|b| b.score).collect();
     let picks = crate::steer::apply_ordered(
         &crate::steer::Rules::of(profile),
         &papers,
@@ -580,8 +708,8 @@ pub fn recommend_feed_with(
         .enumerate()
         .map(|(i, pick)| {
             let (_, paper, v) = candidates[pick.index];
-            let (score, _, m) = best[pick.index];
-            let t = &models[m];
+            let rank::Merged { score, model, .. } = best[pick.index];
+            let t = &models[model];
             let because = match &pick.author {
                 Some(name) => Some(Because::author(name)),
                 None => t.because(v),
@@ -591,6 +719,38 @@ pub fn recommend_feed_with(
             it
         })
         .collect())
+}
+
+/// `k` keys drawn from `0..n` leaving out `marked`: exactly what
+/// `rng.sample(&pool, k)` draws from `pool` = the keys not marked, ascending (a partial
+/// Fisher-Yates shuffle), without making the pool: the swaps are kept in a map.
+fn sample_keys(rng: &mut SplitMix64, n: usize, marked: &HashSet<usize>, k: usize) -> Vec<usize> {
+    let mut skip: Vec<usize> = marked.iter().copied().filter(|&m| m < n).collect();
+    skip.sort_unstable();
+    let len = n - skip.len();
+    // The pool's i-th key: i plus the marked keys at or below it.
+    let pool_at = |i: usize| {
+        let mut x = i;
+        for &m in &skip {
+            if m <= x {
+                x += 1;
+            } else {
+                break;
+            }
+        }
+        x
+    };
+    let mut swapped: HashMap<usize, usize> = HashMap::new();
+    let k = k.min(len);
+    let mut out = Vec::with_capacity(k);
+    for i in 0..k {
+        let j = i + rng.below(len - i);
+        let at_j = swapped.get(&j).copied().unwrap_or_else(|| pool_at(j));
+        let at_i = swapped.get(&i).copied().unwrap_or_else(|| pool_at(i));
+        swapped.insert(j, at_i);
+        out.push(at_j);
+    }
+    out
 }
 
 /// A listed paper.
@@ -619,15 +779,33 @@ pub fn rescore<'a>(
     query_text: &str,
     weight: f32,
 ) -> Vec<(crate::library::Hit<'a>, f32)> {
+    rescore_with(hits, tfidf, None, query_text, weight)
+}
+
+/// [`rescore`], taking the candidates' rows from `rows` (a server's per-commit cache,
+/// made with the same vectoriser as `tfidf`) when the re-scoring reads papers as
+/// ranking does ([`RESCORE_AUTHORS`], all terms): each paper is then tokenized once per
+/// commit instead of once per request. The scores are the same either way.
+pub fn rescore_with<'a>(
+    hits: Vec<crate::library::Hit<'a>>,
+    tfidf: Option<&Tfidf>,
+    rows: Option<&TextRows<'_>>,
+    query_text: &str,
+    weight: f32,
+) -> Vec<(crate::library::Hit<'a>, f32)> {
     let Some(t) = tfidf.filter(|_| weight != 0.0) else {
         return hits.into_iter().map(|h| (h, h.similarity)).collect();
     };
+    let rows = rows.filter(|_| RESCORE_AUTHORS && !RESCORE_UNIGRAMS);
     let q = rescore_row(t, query_text);
     let mut scored: Vec<_> = hits
         .into_iter()
         .map(|h| {
-            let s = h.similarity + weight * q.dot_sparse(&rescore_row(t, &rescore_text(h.paper)));
-            (h, s)
+            let lexical = match rows {
+                Some(rows) => rows.with(h.key, h.paper, |r| q.dot_sparse(r)),
+                None => q.dot_sparse(&rescore_row(t, &rescore_text(h.paper))),
+            };
+            (h, h.similarity + weight * lexical)
         })
         .collect();
     scored.sort_by(|a, b| {
@@ -641,6 +819,23 @@ pub fn rescore<'a>(
 mod tests {
     use super::*;
     use crate::library::Hit;
+
+    #[test]
+    fn sampling_keys_draws_what_sampling_the_pool_draws() {
+        for (n, marked) in [
+            (50usize, vec![0usize, 3, 4, 49]),
+            (10, vec![]),
+            (5, vec![1, 2]),
+        ] {
+            let marked: HashSet<usize> = marked.into_iter().collect();
+            let pool: Vec<usize> = (0..n).filter(|k| !marked.contains(k)).collect();
+            for want in [0, 1, 3, n] {
+                let a = SplitMix64::new(9).sample(&pool, want);
+                let b = sample_keys(&mut SplitMix64::new(9), n, &marked, want);
+                assert_eq!(a, b, "n {n} want {want}");
+            }
+        }
+    }
 
     fn paper(id: &str, title: &str) -> Paper {
         let mut p = Paper::new(id, title);
@@ -660,8 +855,10 @@ mod tests {
         let hits = || {
             papers
                 .iter()
-                .map(|p| Hit {
+                .enumerate()
+                .map(|(key, p)| Hit {
                     paper: p,
+                    key,
                     similarity: 0.5,
                 })
                 .collect::<Vec<_>>()
@@ -674,6 +871,24 @@ mod tests {
         assert!(lexical > 0.1);
         assert!((scored[0].1 - (0.5 + lexical)).abs() < 1e-6);
         assert_eq!(scored.len(), 3, "re-scoring drops nothing");
+        // A server's cached rows give the same scores, the first time and once cached.
+        let rows = TextRows {
+            tfidf: Some(std::borrow::Cow::Borrowed(&tfidf)),
+            rows: (0..papers.len())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+        };
+        for _ in 0..2 {
+            let cached = rescore_with(hits(), Some(&tfidf), Some(&rows), query, 1.0);
+            let pairs = |v: &[(Hit<'_>, f32)]| -> Vec<(String, f32)> {
+                v.iter().map(|(h, s)| (h.paper.id.clone(), *s)).collect()
+            };
+            assert_eq!(pairs(&cached), pairs(&scored));
+        }
+        assert!(
+            rows.rows.iter().all(|r| r.get().is_some()),
+            "every row kept"
+        );
         // Weight 0, or no vocabulary: the index's order and similarities, untouched.
         for (t, w) in [(Some(&tfidf), 0.0), (None, 1.0)] {
             let plain = rescore(hits(), t, query, w);

@@ -1167,8 +1167,8 @@ fn kill9_during_ingest_loses_at_most_a_batch() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    // manifest, lock, papers, vectors, 3 index files (graph, data, links)
-    assert_eq!(names.len(), 7, "{names:?}");
+    // manifest, lock, papers, papers index, vectors, 3 index files (graph, data, links)
+    assert_eq!(names.len(), 8, "{names:?}");
 }
 
 // ---- the stored format-version fixture --------------------------------------------

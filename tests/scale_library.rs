@@ -81,7 +81,8 @@ fn an_open_maps_the_vectors_and_reads_records_as_stored() {
         assert_eq!(lib.vector(&p.id).unwrap(), unit(i as u64).as_slice());
     }
     let v = lib.verify().unwrap();
-    assert_eq!((v.records, v.vector_rows, v.index_files), (300, 300, 3));
+    // hnsw_rs's two files, the links and the papers index.
+    assert_eq!((v.records, v.vector_rows, v.index_files), (300, 300, 4));
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn paperscout(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn ok(args: &[&str]) -> String {
+pub(crate) fn ok(args: &[&str]) -> String {
     ok_in(args, None)
 }
 
@@ -50,13 +50,13 @@ fn ok_in(args: &[&str], stdin: Option<&str>) -> String {
 }
 
 /// A running `paperscout serve`, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Server {
-    fn start(lib: &str, before: &[&str]) -> Server {
+    pub(crate) fn start(lib: &str, before: &[&str]) -> Server {
         let mut args: Vec<&str> = before.to_vec();
         args.extend(["serve", "--addr", "127.0.0.1:0", "--library", lib]);
         let mut child = Command::new(env!("CARGO_BIN_EXE_paperscout"))
@@ -90,14 +90,14 @@ impl Drop for Server {
 
 /// An HTTP answer.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     headers: HashMap<String, String>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 }
@@ -185,12 +185,12 @@ fn unchunk(mut b: &[u8]) -> Vec<u8> {
     }
 }
 
-fn get(addr: SocketAddr, path: &str, token: &str) -> Answer {
+pub(crate) fn get(addr: SocketAddr, path: &str, token: &str) -> Answer {
     let auth = format!("Bearer {token}");
     http(addr, "GET", path, &[("Authorization", &auth)], b"")
 }
 
-fn post_json(addr: SocketAddr, path: &str, token: &str, body: &Value) -> Answer {
+pub(crate) fn post_json(addr: SocketAddr, path: &str, token: &str, body: &Value) -> Answer {
     let auth = format!("Bearer {token}");
     http(
         addr,
@@ -204,7 +204,7 @@ fn post_json(addr: SocketAddr, path: &str, token: &str, body: &Value) -> Answer 
     )
 }
 
-fn ids(v: &Value) -> Vec<String> {
+pub(crate) fn ids(v: &Value) -> Vec<String> {
     v["items"]
         .as_array()
         .unwrap_or_else(|| panic!("no items: {v}"))
@@ -256,7 +256,7 @@ fn paper(id: &str, title: &str, day: &str) -> Paper {
 }
 
 /// The account `user` with password from stdin, and an API token of it.
-fn account(l: &str, user: &str) -> String {
+pub(crate) fn account(l: &str, user: &str) -> String {
     let said = ok_in(
         &["user", "add", user, "--library", l],
         Some("a long password\n"),

@@ -26,7 +26,7 @@ fn like(l: &str, user: &str, ids: &[String], extra: &[&str]) {
     common::cli_ok(&args);
 }
 
-fn items(v: &serde_json::Value) -> &Vec<serde_json::Value> {
+pub(crate) fn items(v: &serde_json::Value) -> &Vec<serde_json::Value> {
     v["items"].as_array().unwrap()
 }
 
@@ -39,7 +39,7 @@ fn has_category(item: &serde_json::Value, cat: &str) -> bool {
 }
 
 /// Scores within 0-1 and descending, ranks 1.., as the JSON schema says.
-fn assert_calibrated_and_ordered(v: &serde_json::Value) {
+pub(crate) fn assert_calibrated_and_ordered(v: &serde_json::Value) {
     let mut previous = f64::INFINITY;
     for (i, item) in items(v).iter().enumerate() {
         assert_eq!(item["rank"], i + 1);

@@ -93,7 +93,7 @@ pub fn daily(dir: &Path, models: &Models, opts: &DailyOptions) -> Result<DailyRe
     };
     super::require_library(dir)?;
     let lib = crate::library::Library::open_any_model(dir)?;
-    let day_papers = lib.papers().filter(|p| p.listed == Some(day)).count();
+    let day_papers = lib.keys_listed(day, day).len();
     let mut report = DailyReport {
         day: Some(day),
         fetched,

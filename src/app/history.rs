@@ -69,7 +69,7 @@ pub fn history(
     }
     let shown = profile.shown.iter().filter(|s| s.listing != HIDDEN_LISTING);
     let latest = lib
-        .and_then(|l| l.papers().filter_map(|p| p.listed).max())
+        .and_then(|l| l.listing_days().flatten().max())
         .into_iter()
         .chain(shown.clone().map(|s| s.listing))
         .max();

@@ -333,15 +333,18 @@ pub fn import_bibtex_in(
         profiles::check_collection(c)?;
     }
     let entries = bibtex::parse(source, text)?;
-    let mut by_doi: HashMap<String, &str> = HashMap::new();
-    let mut by_title: HashMap<String, &str> = HashMap::new();
-    for p in lib.papers() {
-        if let Some(doi) = &p.doi {
-            by_doi.insert(doi.to_lowercase(), p.id.as_str());
-        }
-        by_title
-            .entry(bibtex::normalize_title(&p.title))
-            .or_insert(p.id.as_str());
+    // Every record is read (O(library)), none kept.
+    let mut by_doi: HashMap<String, String> = HashMap::new();
+    let mut by_title: HashMap<String, String> = HashMap::new();
+    for k in 0..lib.len() {
+        lib.with_paper(k, |p| {
+            if let Some(doi) = &p.doi {
+                by_doi.insert(doi.to_lowercase(), p.id.clone());
+            }
+            by_title
+                .entry(bibtex::normalize_title(&p.title))
+                .or_insert_with(|| p.id.clone());
+        });
     }
     let mut matched: Vec<String> = Vec::new();
     let mut to_embed: Vec<(String, String, String)> = Vec::new(); // (id, title, abstract)

@@ -11,7 +11,7 @@ use super::Models;
 use crate::error::{Error, Result};
 use crate::library::profiles::{self, Profiles};
 use crate::library::Library;
-use crate::paper::{canonical_id, Paper};
+use crate::paper::canonical_id;
 use crate::{rank, recommend, render};
 
 /// Which listing days: one day, the last N days up to the library's latest, or (both
@@ -30,8 +30,8 @@ pub fn parse_day(flag: &str, s: &str) -> Result<NaiveDate> {
 
 /// The library's latest listing day.
 pub fn latest_day(lib: &Library) -> Result<NaiveDate> {
-    lib.papers()
-        .filter_map(|p| p.listed)
+    lib.listing_days()
+        .flatten()
         .max()
         .ok_or_else(|| Error::Invalid("no paper in the library has a listing day".into()))
 }
@@ -50,7 +50,7 @@ pub fn date_window(lib: &Library, window: Window) -> Result<Option<(NaiveDate, N
         return Err(Error::Invalid("--since must be at least 1 (days)".into()));
     }
     let last = latest_day(lib)?;
-    let first = lib.papers().filter_map(|p| p.listed).min().unwrap_or(last);
+    let first = lib.listing_days().flatten().min().unwrap_or(last);
     let from = last
         .checked_sub_days(chrono::Days::new(u64::from(n - 1)))
         .map_or(first, |d| d.max(first));
@@ -62,7 +62,7 @@ pub fn date_window(lib: &Library, window: Window) -> Result<Option<(NaiveDate, N
 pub fn nearest_days(lib: &Library, day: NaiveDate) -> (Option<NaiveDate>, Option<NaiveDate>) {
     let mut before: Option<NaiveDate> = None;
     let mut after: Option<NaiveDate> = None;
-    for d in lib.papers().filter_map(|p| p.listed) {
+    for d in lib.listing_days().flatten() {
         if d < day && before.is_none_or(|b| d > b) {
             before = Some(d);
         }
@@ -77,8 +77,8 @@ pub fn nearest_days(lib: &Library, day: NaiveDate) -> (Option<NaiveDate>, Option
 /// 2026-05-09 in this library; nearest listing days: 2026-05-08, 2026-05-11".
 pub fn empty_window_hint(lib: &Library, from: NaiveDate, to: NaiveDate) -> Option<String> {
     let any = lib
-        .papers()
-        .any(|p| p.listed.is_some_and(|d| d >= from && d <= to));
+        .listing_days()
+        .any(|d| d.is_some_and(|d| d >= from && d <= to));
     if any {
         return None;
     }
@@ -107,10 +107,8 @@ pub fn check_categories(lib: &Library, wanted: &[String]) -> Result<()> {
         return Ok(());
     }
     let mut known: BTreeSet<String> = BTreeSet::new();
-    for p in lib.papers() {
-        for c in &p.categories {
-            known.insert(c.to_lowercase());
-        }
+    for c in lib.categories() {
+        known.insert(c.to_lowercase());
     }
     let unknown: Vec<&str> = wanted
         .iter()
@@ -141,7 +139,8 @@ pub struct RecommendRequest {
     /// Remember the listed papers as shown to the user.
     pub record: bool,
     /// Rank with this collection's model only; `None`: the whole feed (every
-    /// collection's model, lists merged by calibrated score).
+    /// collection's model; a paper listed under its nearest like's collection, with
+    /// that collection's calibrated score: [`crate::rank::FEED_MERGE`]).
     pub collection: Option<String>,
 }
 
@@ -219,17 +218,28 @@ pub fn train(
     profile: &profiles::Profile,
     collection: Option<&str>,
 ) -> Result<TrainedFeed> {
+    train_with(
+        lib,
+        &recommend::TextRows::new(lib, tfidf),
+        profile,
+        collection,
+    )
+}
+
+/// [`train`] with the library's tf-idf rows kept by the caller (a server keeps them
+/// for a library commit, so the sampled negatives are tokenized once per commit, not
+/// once per training). The same model as [`train`] and [`recommend`]: the rows are the
+/// same, only made once.
+pub fn train_with(
+    lib: &Library,
+    rows: &recommend::TextRows<'_>,
+    profile: &profiles::Profile,
+    collection: Option<&str>,
+) -> Result<TrainedFeed> {
     if let Some(c) = collection {
         profiles::check_collection(c)?;
     }
-    let rows = recommend::TextRows::new(lib, tfidf);
-    recommend::train_feed_with(
-        lib,
-        &rows,
-        profile,
-        &rank::RankConfig::default(),
-        collection,
-    )
+    recommend::train_feed_with(lib, rows, profile, &rank::RankConfig::default(), collection)
 }
 
 /// A digest of what training reads from a profile (likes, dislikes, interests,
@@ -242,6 +252,8 @@ pub fn training_key(profile: &profiles::Profile) -> String {
         &profile.interests,
         &profile.external,
         &profile.collections,
+        // A follow-only profile trains on its followed authors' papers.
+        profile.is_empty().then_some(&profile.follows),
     ))
 }
 
@@ -443,6 +455,19 @@ pub fn similar_with(
     paper: &str,
     opts: &QueryOptions,
 ) -> Result<render::Listing> {
+    similar_cached(lib, tfidf, None, paper, opts)
+}
+
+/// [`similar_with`] re-scoring with the papers' rows kept in `rows` (a server's cache
+/// for the library commit, made with `tfidf`): the same listing, without tokenizing
+/// every candidate again.
+pub fn similar_cached(
+    lib: &Library,
+    tfidf: Option<&rank::Tfidf>,
+    rows: Option<&recommend::TextRows<'_>>,
+    paper: &str,
+    opts: &QueryOptions,
+) -> Result<render::Listing> {
     let id = canonical_id(paper);
     let found = lib
         .get(&id)
@@ -460,7 +485,7 @@ pub fn similar_with(
     };
     hits(
         lib,
-        tfidf,
+        (tfidf, rows),
         &query,
         &recommend::rescore_text(found),
         Some(&id),
@@ -499,6 +524,19 @@ pub fn search_with(
     text: &str,
     opts: &QueryOptions,
 ) -> Result<render::Listing> {
+    search_cached(lib, tfidf, None, models, text, opts)
+}
+
+/// [`search_with`] re-scoring with the papers' rows kept in `rows` (see
+/// [`similar_cached`]).
+pub fn search_cached(
+    lib: &Library,
+    tfidf: Option<&rank::Tfidf>,
+    rows: Option<&recommend::TextRows<'_>>,
+    models: &Models,
+    text: &str,
+    opts: &QueryOptions,
+) -> Result<render::Listing> {
     if text.trim().is_empty() {
         return Err(Error::Invalid(
             "empty search: say in words what to look for".into(),
@@ -510,14 +548,14 @@ pub fn search_with(
     let subject = render::Subject::Search {
         query: text.to_string(),
     };
-    hits(lib, tfidf, &query, text, None, subject, opts)
+    hits(lib, (tfidf, rows), &query, text, None, subject, opts)
 }
 
 /// The nearest papers to `query` (never `exclude`), within the window, re-scored with
-/// tf-idf.
+/// tf-idf (the vectoriser, and the papers' rows when cached).
 fn hits(
     lib: &Library,
-    tfidf: Option<&rank::Tfidf>,
+    (tfidf, rows): (Option<&rank::Tfidf>, Option<&recommend::TextRows<'_>>),
     query: &[f32],
     query_text: &str,
     exclude: Option<&str>,
@@ -528,13 +566,19 @@ fn hits(
         return Err(Error::Invalid("--top must be at least 1".into()));
     }
     let window = date_window(lib, opts.window)?;
-    let keep = |p: &Paper| {
-        exclude != Some(p.id.as_str())
+    let keep = |p: &crate::library::PaperMeta<'_>| {
+        exclude != Some(p.id)
             && window.is_none_or(|(from, to)| p.listed.is_some_and(|d| d >= from && d <= to))
     };
     let pool = opts.top.saturating_add(RESCORE_EXTRA);
-    let hits = lib.nearest(query, pool, Some(&keep))?;
-    let scored = recommend::rescore(hits, tfidf, query_text, recommend::TFIDF_RESCORE_WEIGHT);
+    let hits = lib.nearest_where(query, pool, &keep)?;
+    let scored = recommend::rescore_with(
+        hits,
+        tfidf,
+        rows,
+        query_text,
+        recommend::TFIDF_RESCORE_WEIGHT,
+    );
     let items = scored
         .into_iter()
         .take(opts.top)

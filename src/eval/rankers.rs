@@ -107,15 +107,20 @@ pub trait Ranker: Sync + Send {
 }
 
 /// paperscout's model with calibrated scores, as `recommend` ranks: one model over all
-/// likes, or (`per_collection`) one per collection of the user, a paper's score its
-/// best collection's calibrated score ([`rank::calibrate_model`]). Scores are the
-/// calibrated relevance; a paper whose relevance reaches the cap of 1 scores
-/// 2 + atan(margin), so that, as in `recommend`, the margin orders those.
+/// likes, or (`per_collection`) one per collection of the user, trained and merged as
+/// `merge` says ([`rank::FEED_MERGE`] for what `recommend` does: the same
+/// [`rank::train_weighted`], [`rank::calibrate_weighted`] and [`rank::merge_scores`]).
+/// Scores are the calibrated relevance; a paper whose relevance reaches the cap of 1
+/// scores 2 + atan(margin), so that, as in `recommend`, the margin orders those.
 pub struct CalibratedRanker {
     pub name: String,
     pub rank: RankConfig,
     pub tfidf: TfidfConfig,
     pub per_collection: bool,
+    /// With `per_collection`: the weight at which each collection's model also sees
+    /// the user's other likes ([`rank::Weak`]; 0: its own likes only), and the rule
+    /// that merges the collections' lists.
+    pub merge: rank::FeedMerge,
 }
 
 impl Ranker for CalibratedRanker {
@@ -146,6 +151,42 @@ impl Ranker for CalibratedRanker {
         seed: u64,
     ) -> Result<Vec<Vec<f32>>> {
         let f = ctx.features_or_err(&self.tfidf)?;
+        let all = [likes.to_vec()];
+        let groups: Vec<&Vec<usize>> = if self.per_collection {
+            groups.iter().filter(|g| !g.is_empty()).collect()
+        } else {
+            all.iter().collect()
+        };
+        let models = self.train(ctx, &groups, seed)?;
+        days.iter()
+            .map(|r| {
+                let rows = ctx.rows(f, r.clone())?;
+                let pairs: Vec<(&rank::ProfileModel, &rank::Calibration)> =
+                    models.iter().map(|(m, c)| (m, c)).collect();
+                Ok(rank::merge_scores(&pairs, &rows, self.merge.rule)?
+                    .into_iter()
+                    .map(|b| {
+                        if b.score >= 1.0 {
+                            2.0 + b.margin.atan()
+                        } else {
+                            b.score
+                        }
+                    })
+                    .collect())
+            })
+            .collect()
+    }
+}
+
+impl CalibratedRanker {
+    /// One calibrated model per group of likes, as `recommend` trains them.
+    fn train(
+        &self,
+        ctx: &Context<'_>,
+        groups: &[&Vec<usize>],
+        seed: u64,
+    ) -> Result<Vec<(rank::ProfileModel, rank::Calibration)>> {
+        let f = ctx.features_or_err(&self.tfidf)?;
         let library = Library::new(
             &ctx.ids[..ctx.history],
             ctx.rows(f, 0..ctx.history)?,
@@ -153,38 +194,55 @@ impl Ranker for CalibratedRanker {
         )?;
         let mut config = self.rank.clone();
         config.seed ^= seed;
-        let all = [likes.to_vec()];
-        let groups: Vec<&Vec<usize>> = if self.per_collection {
-            groups.iter().filter(|g| !g.is_empty()).collect()
-        } else {
-            all.iter().collect()
-        };
         let mut models = Vec::with_capacity(groups.len());
         for g in groups {
             let input = ProfileInput {
                 likes: g,
                 ..ProfileInput::default()
             };
-            let model = rank::train(&library, &input, &config)?;
-            let calibration = rank::calibrate_model(&library, &input, &config, &model)?;
+            let others: Vec<usize> = groups
+                .iter()
+                .flat_map(|h| h.iter())
+                .filter(|i| !g.contains(i))
+                .copied()
+                .collect();
+            let weak = rank::Weak {
+                likes: &others,
+                cost: if self.per_collection {
+                    self.merge.weak_cost
+                } else {
+                    0.0
+                },
+            };
+            let model = rank::train_weighted(&library, &input, &weak, &config)?;
+            let calibration = rank::calibrate_weighted(&library, &input, &weak, &config, &model)?;
             models.push((model, calibration));
         }
+        Ok(models)
+    }
+
+    /// Stage-1 calibration features ([`rank::Calibration::features`]) of every
+    /// candidate of `days` under one model over `likes`: what stage 2 is fitted on.
+    pub fn features_days(
+        &self,
+        ctx: &Context<'_>,
+        likes: &[usize],
+        days: &[Range<usize>],
+        seed: u64,
+    ) -> Result<Vec<Vec<[f64; rank::calibrate::FEATURES]>>> {
+        let f = ctx.features_or_err(&self.tfidf)?;
+        let all = likes.to_vec();
+        let models = self.train(ctx, &[&all], seed)?;
         days.iter()
             .map(|r| {
                 let rows = ctx.rows(f, r.clone())?;
-                let mut best = vec![(f32::NEG_INFINITY, f32::NEG_INFINITY); rows.len()];
+                let mut out = vec![[0.0; rank::calibrate::FEATURES]; rows.len()];
                 for (model, calibration) in &models {
-                    for (b, m) in best.iter_mut().zip(model.score(&rows)?) {
-                        let c = calibration.apply(m);
-                        if c > b.0 || (c == b.0 && m > b.1) {
-                            *b = (c, m);
-                        }
+                    for (o, m) in out.iter_mut().zip(model.score(&rows)?) {
+                        *o = calibration.features(m);
                     }
                 }
-                Ok(best
-                    .into_iter()
-                    .map(|(c, m)| if c >= 1.0 { 2.0 + m.atan() } else { c })
-                    .collect())
+                Ok(out)
             })
             .collect()
     }

@@ -30,7 +30,13 @@ pub const FORMAT_NAME: &str = "paperscout-library";
 /// `Library::load` and `Library::verify`). A version 2 library is read as it is (its
 /// hnsw_rs graph is loaded) and upgraded by the next writer: the graph is dumped anew
 /// with its links and a version 3 manifest committed.
-pub const FORMAT_VERSION: u32 = 3;
+///
+/// Version 4 added the papers index (`papers-C.idx`, [`PapersIndexFile`]): per paper
+/// its id, row, listing day and the place of its record in the log, so that an open
+/// reads the index instead of parsing every record. A version 3 (or older) library is
+/// read as it is (every record parsed) and upgraded by the next writer, which writes
+/// the index and commits a version 4 manifest (the graph is kept as it is).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The oldest format version this code reads.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
@@ -69,6 +75,9 @@ pub struct Manifest {
     /// into the graph when the library is opened. `None` until the first dump.
     #[serde(default)]
     pub index_dump: Option<DumpInfo>,
+    /// The papers index of the committed log (format version 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub papers_index: Option<PapersIndexFile>,
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -96,6 +105,30 @@ pub struct PapersFile {
     /// Checksums of the committed bytes (format version 2; `None` in version 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksums: Option<BlockSums>,
+}
+
+/// The papers index file (`papers-C.idx`, layout in `meta.rs`): written whole by each
+/// commit under a new name, checked against its length and CRC-32 at every open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PapersIndexFile {
+    pub file: String,
+    pub bytes: u64,
+    /// CRC-32 of the whole file, 8 hex digits.
+    #[serde(with = "hex_u32")]
+    pub crc32: u32,
+}
+
+mod hex_u32 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:08x}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let text = String::deserialize(d)?;
+        u32::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The vectors file: `rows × dimension` little-endian f32, row-major, no header.
@@ -287,6 +320,9 @@ impl Manifest {
                 }
             }
         }
+        if self.format_version >= 4 && self.papers_index.is_none() {
+            return bad("no papers index");
+        }
         for name in self.files() {
             if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
                 return bad(&format!("bad file name {name:?}"));
@@ -298,6 +334,9 @@ impl Manifest {
     /// Every data file this manifest names.
     pub fn files(&self) -> Vec<&str> {
         let mut f = vec![self.papers.file.as_str(), self.vectors.file.as_str()];
+        if let Some(i) = &self.papers_index {
+            f.push(i.file.as_str());
+        }
         if let Some(d) = &self.index_dump {
             f.extend(d.files());
         }

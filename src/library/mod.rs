@@ -31,7 +31,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # On disk (format version 3)
+//! # On disk (format version 4)
 //!
 //! ```text
 //! LIBRARY/
@@ -39,6 +39,10 @@
 //!   write.lock              the writer's OS file lock (flock); holds its pid, never deleted
 //!   papers-C.jsonl          papers log: one {"row","text_sha256","paper"} a line; the last
 //!                           line of an id wins; only the first `papers.bytes` bytes count
+//!   papers-C.idx            papers index (version 4): per paper its id, row, listing day
+//!                           and the offset and length of its current record in the log;
+//!                           ids in sorted order; every category; written whole by every
+//!                           commit, with length and CRC-32 in the manifest
 //!   vectors-C.f32           rows × dimension little-endian f32, row-major, no header; only
 //!                           the first `vectors.rows` rows count; every row L2-normalised
 //!   index-C.hnsw.graph      hnsw_rs dump of the graph over rows 0..index_dump.points,
@@ -58,16 +62,31 @@
 //! of the vectors), the graph parameters and the current dump. Unknown entries (e.g. a
 //! later `profiles`) are kept.
 //!
+//! **Papers in memory.** An open reads the papers index, not the log: ids (found by
+//! binary search), rows and listing days are in memory (~30 bytes a paper); the log is
+//! read with positioned reads (it stays in the page cache, not in the process) and a
+//! paper's record is parsed the first time it is asked for
+//! ([`Library::get`], [`Library::paper_at`], a search hit) and kept. Searches filter on
+//! the index ([`Library::nearest_where`]) inside the graph walk; `recommend` takes a
+//! day's papers from the index ([`Library::keys_listed`]) and parses only those. What
+//! stays O(library): `library stats` (category counts), `library verify`,
+//! [`Library::papers`] (parses every record) and a writer's compaction or log rewrite.
+//!
 //! **Verification.** Opening (reader or writer) checks what is cheap: the files are at
 //! least as long as committed, the last block of the papers log and of the vectors file
 //! against its checksum (and the last block's records against their text hash, its
-//! rows for unit length), every record parses and the counts agree, and the links file
-//! against its length and CRC-32. [`Library::verify`] (`paperscout library verify`)
+//! rows for unit length), the papers index against its length, CRC-32 and the
+//! manifest's counts (every row in range and owned by one paper, ids in order), and
+//! the links file against its length and CRC-32. A record is checked against the index
+//! (its id and row) when it is parsed. [`Library::verify`] (`paperscout library verify`)
 //! checks every block, every record's `text_sha256` against its title and abstract,
 //! every row for unit length and the hnsw_rs dump files against their sha256; any
-//! difference is an error naming the file and the rows or lines. Version 1 libraries
-//! have no block checksums and version 2 ones no links file: they are read as they
-//! are, and the next writer upgrades them in one commit. Every file is written without
+//! difference is an error naming the file and the rows or lines; and the papers index
+//! against the log (each paper's id, row, listing day and record place). Version 1
+//! libraries have no block checksums, version 2 ones no links file and version 3 ones
+//! no papers index: they are read as they are (every record parsed at open), and the
+//! next writer upgrades them in one commit. A writer finding the papers index damaged
+//! parses the log and writes the index anew (`paperscout library reindex`). Every file is written without
 //! following links planted in the directory (see [`crate::fsio`]).
 //!
 //! **Memory.** A reader maps the vectors file and searches the flat links over the
@@ -117,6 +136,7 @@ mod graph;
 pub mod index;
 pub(crate) mod lock;
 mod manifest;
+mod meta;
 pub mod npy;
 pub mod profiles;
 mod rows;
@@ -140,7 +160,7 @@ pub use lock::LOCK_FILE;
 pub use manifest::{FORMAT_VERSION, MANIFEST};
 pub use rows::VectorSearch;
 pub use stats::{Categories, CategoryCount, IndexStats, ListingDays, Stats, TOP_CATEGORIES};
-pub use store::{Hit, Library, Plan, Verified, DEFAULT_EF_SEARCH, EXACT_SEARCH_MAX};
+pub use store::{Hit, Library, PaperMeta, Plan, Verified, DEFAULT_EF_SEARCH, EXACT_SEARCH_MAX};
 pub use writer::{BatchCounts, CommitInfo, Writer, WriterOptions};
 
 /// The embedding model a library's vectors come from. Two describe the same model when

@@ -74,25 +74,36 @@ pub struct IndexStats {
 }
 
 impl Library {
-    /// Summary statistics (reads the directory listing for `disk_bytes`).
+    /// Summary statistics (reads the directory listing for `disk_bytes`). O(library):
+    /// the category counts parse every record of the papers log (without keeping them;
+    /// the listing days come from the papers index).
     pub fn stats(&self) -> Stats {
         let mut days = BTreeSet::new();
         let mut without = 0;
-        let mut cats: HashMap<&str, usize> = HashMap::new();
-        for p in self.papers() {
-            match p.listed {
+        for d in self.listing_days() {
+            match d {
                 Some(d) => {
                     days.insert(d);
                 }
                 None => without += 1,
             }
-            // A category listed twice on one paper counts once.
-            let mut seen = BTreeSet::new();
-            for c in &p.categories {
-                if seen.insert(c.as_str()) {
-                    *cats.entry(c.as_str()).or_default() += 1;
+        }
+        let mut cats: HashMap<String, usize> = HashMap::new();
+        for k in 0..self.len() {
+            self.with_paper(k, |p| {
+                // A category listed twice on one paper counts once.
+                let mut seen = BTreeSet::new();
+                for c in &p.categories {
+                    if seen.insert(c.as_str()) {
+                        match cats.get_mut(c.as_str()) {
+                            Some(n) => *n += 1,
+                            None => {
+                                cats.insert(c.clone(), 1);
+                            }
+                        }
+                    }
                 }
-            }
+            });
         }
         let mut top: Vec<CategoryCount> = cats
             .iter()

@@ -11,8 +11,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use chrono::NaiveDate;
+
 use super::index::{hex, Index};
 use super::manifest::{lib_err, BlockSums, Manifest, PAPERS_BLOCK_BYTES};
+use super::meta::{day_code, Entry, Papers};
 use super::rows::{GraphSearch, VectorSearch, Vectors};
 use super::vector::{by_similarity, check_unit, dot, normalized, top_k_exact};
 use super::writer::vector_block_bytes;
@@ -26,6 +29,9 @@ pub const EXACT_SEARCH_MAX: usize = 4096;
 
 /// `ef` used by [`Library::nearest`] unless changed with [`Library::set_ef_search`].
 pub const DEFAULT_EF_SEARCH: usize = 64;
+
+/// Papers sampled to estimate how many a search filter passes.
+const FILTER_SAMPLE: usize = 1024;
 
 /// How many times a reader re-reads the manifest when a writer replaced files under it.
 const OPEN_ATTEMPTS: usize = 5;
@@ -44,6 +50,9 @@ pub(crate) struct Record {
     pub paper: Paper,
 }
 
+/// Where a record lies in a papers log: byte offset and length (without the newline).
+pub(crate) type RecordPlace = (u64, u32);
+
 /// [`Record`] borrowed, for writing without cloning every paper.
 #[derive(Serialize)]
 struct RecordRef<'a> {
@@ -52,10 +61,25 @@ struct RecordRef<'a> {
     paper: &'a Paper,
 }
 
+/// What a search filter sees of a paper without parsing its record: read from the
+/// papers index ([`Library::nearest_where`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaperMeta<'a> {
+    /// The paper's key: its place in the order papers entered the library
+    /// ([`Library::paper_at`]).
+    pub key: usize,
+    /// Canonical id.
+    pub id: &'a str,
+    /// Listing day.
+    pub listed: Option<NaiveDate>,
+}
+
 /// A search result: a paper and its cosine similarity to the query (in [-1, 1]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Hit<'a> {
     pub paper: &'a Paper,
+    /// The paper's key in the library (the order it entered), for per-paper caches.
+    pub key: usize,
     pub similarity: f32,
 }
 
@@ -96,9 +120,10 @@ pub(crate) struct Change {
     pub changed: bool,
 }
 
-/// A library opened for reading: every committed paper, its vector and the HNSW graph,
-/// in memory. Never blocked by a writer and never blocks one; it sees the state of the
-/// last commit before it was opened.
+/// A library opened for reading: every committed paper's id, row and listing day (from
+/// the papers index; records parsed on first access and kept), the vectors (mapped) and
+/// the HNSW graph's links. Never blocked by a writer and never blocks one; it sees the
+/// state of the last commit before it was opened.
 ///
 /// Invariants: papers are numbered by a dense `key` (the order they entered the
 /// library); each has exactly one live vector row; rows of re-embedded papers stay in
@@ -108,13 +133,20 @@ pub(crate) struct Change {
 pub struct Library {
     pub(crate) dir: PathBuf,
     pub(crate) manifest: Manifest,
-    pub(crate) papers: Vec<Paper>,
-    pub(crate) text_sha256: Vec<String>,
+    /// Each paper's id, listing day and record location (from the papers index), and
+    /// its record once parsed.
+    pub(crate) papers: Papers,
+    /// The committed prefix of the papers log as opened: records are read from it
+    /// (positioned reads) and parsed on first access. `None` when empty.
+    pub(crate) log: Option<LogReader>,
+    pub(crate) log_path: PathBuf,
+    /// The papers index is missing or was damaged (a writer parsed the log instead):
+    /// the next commit writes it.
+    pub(crate) papers_index_stale: bool,
     /// `key → row`.
     pub(crate) row_of: Vec<usize>,
     /// `row → key`, or [`DEAD`].
     pub(crate) owner: Vec<usize>,
-    pub(crate) by_id: HashMap<String, usize>,
     /// `rows × dimension` f32, every row L2-normalised: the committed rows mapped from
     /// the vectors file, a writer's upserted ones in memory after them.
     pub(crate) vectors: Vectors,
@@ -219,97 +251,100 @@ impl Library {
             None => None,
         };
 
-        // Papers: the committed prefix of the log; the last record of an id wins.
+        // Papers: from the papers index (version 4), or (older versions, or a writer
+        // finding the index damaged) by parsing every record of the committed log.
+        // Records are read from the log with positioned reads when asked for: the log
+        // stays in the page cache, not in the process.
         let log_path = dir.join(&manifest.papers.file);
-        let log = read_prefix(&log_path, manifest.papers.bytes)?;
+        let reader = LogReader::open(&log_path, manifest.papers.bytes)?;
         let mut manifest = manifest;
         manifest.vectors.checksums = vector_sums;
         let mut lib = Library {
             dir: dir.to_path_buf(),
-            papers: Vec::new(),
-            text_sha256: Vec::new(),
+            papers: Papers::default(),
+            log: None,
+            log_path: log_path.clone(),
+            papers_index_stale: manifest.papers_index.is_none(),
             row_of: Vec::new(),
             owner: vec![DEAD; rows],
-            by_id: HashMap::new(),
             vectors,
             index: Index::new_shared(manifest.index, 0).map_err(|e| lib_err(dir, e))?,
             ef_search: DEFAULT_EF_SEARCH,
             manifest,
         };
+        let len = lib.manifest.papers.bytes;
         let log_err = |line: usize, message: String| Error::Input {
             path: log_path.clone(),
             line: line as u64,
             message,
         };
-        if !log.is_empty() && log.last() != Some(&b'\n') {
+        // The whole committed log, read only when something needs it all.
+        let mut whole: Option<Vec<u8>> = None;
+        let indexed = match lib.manifest.papers_index.clone() {
+            Some(file) => match lib.read_papers_index(&file) {
+                Ok(()) => true,
+                Err(e) if writer => {
+                    tracing::warn!(
+                        "{e}; parsing the papers log instead, and writing the index anew"
+                    );
+                    lib.papers_index_stale = true;
+                    lib.papers = Papers::default();
+                    lib.row_of.clear();
+                    lib.owner = vec![DEAD; rows];
+                    false
+                }
+                Err(e) => return Err(e),
+            },
+            None => false,
+        };
+        // The last block of the log (or all of it, to parse it).
+        let b = lib
+            .manifest
+            .papers
+            .checksums
+            .as_ref()
+            .map_or(PAPERS_BLOCK_BYTES, |s| s.block_bytes.max(1));
+        let start = len.saturating_sub(1) / b * b;
+        let tail = match (&reader, indexed) {
+            (Some(r), true) => r
+                .read(start, (len - start) as usize)
+                .map_err(|e| Error::io(&log_path, e))?,
+            (_, false) => {
+                let all = read_prefix(&log_path, len)?;
+                let tail = all[start as usize..].to_vec();
+                whole = Some(all);
+                tail
+            }
+            (None, true) => Vec::new(),
+        };
+        if !tail.is_empty() && tail.last() != Some(&b'\n') {
             return Err(log_err(
                 1,
                 "the committed part does not end with a newline: the papers log is corrupt".into(),
             ));
         }
-        // Parsing the records is most of the cost of an open: in parallel, then
-        // applied in order (the last record of an id wins).
-        let numbered: Vec<(usize, &[u8])> = log
-            .split(|b| *b == b'\n')
-            .enumerate()
-            .filter(|(_, line)| !line.is_empty())
-            .map(|(i, line)| (i + 1, line))
-            .collect();
-        let lines = numbered.len();
-        let parsed: Vec<Result<Record>> = {
-            use rayon::prelude::*;
-            numbered
-                .par_iter()
-                .map(|&(n, line)| {
-                    serde_json::from_slice(line)
-                        .map_err(|e| log_err(n, format!("corrupt paper record: {e}")))
-                })
-                .collect()
-        };
-        for (&(n, _), rec) in numbered.iter().zip(parsed) {
-            let rec = rec?;
-            if rec.row >= rows {
-                return Err(log_err(
-                    n,
-                    format!("row {} but the library has {rows} vector rows", rec.row),
-                ));
-            }
-            lib.put(rec.paper, rec.text_sha256, rec.row);
-        }
-        drop(numbered);
-        // Each row belongs to at most one paper; a paper's old row is freed by `put`.
-        let mut owned = 0;
-        for (key, &row) in lib.row_of.iter().enumerate() {
-            if lib.owner[row] != key {
-                return Err(Error::Library {
-                    path: log_path,
-                    message: format!(
-                        "paper {} shares vector row {row} with another paper: the log is corrupt",
-                        lib.papers[key].id
-                    ),
-                });
-            }
-            owned += 1;
+        if !indexed {
+            lib.parse_log(whole.as_deref().unwrap_or(&[]), &log_err)?;
         }
         let m = &lib.manifest;
-        if lines != m.papers.records || owned != m.counts.papers {
+        if lib.papers.len() != m.counts.papers {
             return Err(lib_err(
                 dir,
                 format!(
-                    "the papers log has {lines} records for {owned} papers, the manifest says {} for {}",
-                    m.papers.records, m.counts.papers
+                    "the papers log has {} papers, the manifest says {}",
+                    lib.papers.len(),
+                    m.counts.papers
                 ),
             ));
         }
         // The last block of the log: its records' text hashes, then its checksum (so
         // that an edited record is reported by its line rather than as a block).
         if let Some(sums) = &lib.manifest.papers.checksums {
-            let len = log.len() as u64;
-            let b = sums.block_bytes.max(1);
-            let start = len.saturating_sub(1) / b * b;
-            if len > 0
-                && Some(crc32fast::hash(&log[start as usize..])) != sums.crc32.last().copied()
-            {
+            if len > 0 && Some(crc32fast::hash(&tail)) != sums.crc32.last().copied() {
+                let log = match whole {
+                    Some(all) => all,
+                    None => read_prefix(&log_path, len)?,
+                };
                 // Lines before the block's first whole line.
                 let from = log[..start as usize]
                     .iter()
@@ -322,9 +357,13 @@ impl Library {
                 return Err(papers_damaged(&log_path, &log, start..len));
             }
         } else if writer {
-            lib.manifest.papers.checksums = Some(BlockSums::of(&log, PAPERS_BLOCK_BYTES));
+            let all = match whole {
+                Some(all) => all,
+                None => read_prefix(&log_path, len)?,
+            };
+            lib.manifest.papers.checksums = Some(BlockSums::of(&all, PAPERS_BLOCK_BYTES));
         }
-        drop(log);
+        lib.log = reader;
 
         // Index: the flat links of the dump (a reader never loads hnsw_rs's graph);
         // a version 2 dump has none, and its hnsw_rs graph is loaded instead. Rows
@@ -404,6 +443,10 @@ impl Library {
             }
         }
         let mut index_files = 0;
+        if let Some(file) = m.papers_index.as_ref().filter(|_| !self.papers_index_stale) {
+            self.check_papers_index(&log, &self.dir.join(&file.file))?;
+            index_files += 1;
+        }
         if let Some(dump) = &m.index_dump {
             for want in [&dump.graph, &dump.data] {
                 let got = super::index::file_sum(&self.dir, &want.file)
@@ -428,51 +471,324 @@ impl Library {
         })
     }
 
+    /// Read the papers index `file` (format version 4) into `self.papers` and
+    /// `row_of`/`owner`, checking it against the manifest: its length and CRC-32, its
+    /// counts, every row in range and owned by one paper.
+    fn read_papers_index(&mut self, file: &super::manifest::PapersIndexFile) -> Result<()> {
+        let path = self.dir.join(&file.file);
+        let damaged = |why: String| {
+            Error::Library {
+            path: path.clone(),
+            message: format!("{why}: the papers index is damaged (the papers log is not); rebuild the index with `paperscout library reindex`"),
+        }
+        };
+        let bytes = read_prefix(&path, file.bytes)?;
+        if crc32fast::hash(&bytes) != file.crc32 {
+            return Err(damaged(format!(
+                "its {} bytes do not match the CRC-32 the manifest recorded",
+                file.bytes
+            )));
+        }
+        let (papers, rows, records, log_bytes) = Papers::decode(&bytes).map_err(&damaged)?;
+        drop(bytes);
+        let m = &self.manifest;
+        if records != m.papers.records || log_bytes != m.papers.bytes {
+            return Err(damaged(format!(
+                "it describes {records} records in {log_bytes} bytes of the log, the manifest {} in {}",
+                m.papers.records, m.papers.bytes
+            )));
+        }
+        let n = self.owner.len();
+        for (key, &row) in rows.iter().enumerate() {
+            if row >= n {
+                return Err(damaged(format!(
+                    "paper {} has row {row} but the library has {n} vector rows",
+                    papers.id(key)
+                )));
+            }
+            if self.owner[row] != DEAD {
+                return Err(damaged(format!(
+                    "paper {} shares vector row {row} with another paper",
+                    papers.id(key)
+                )));
+            }
+            self.owner[row] = key;
+        }
+        self.row_of = rows;
+        self.papers = papers;
+        Ok(())
+    }
+
+    /// Parse every record of the committed log `log` (the last record of an id wins):
+    /// how a library without a papers index is opened.
+    fn parse_log(
+        &mut self,
+        log: &[u8],
+        log_err: &(dyn Fn(usize, String) -> Error + Sync),
+    ) -> Result<()> {
+        let rows = self.owner.len();
+        // Parsing the records is most of the cost: in parallel, then applied in order.
+        let mut numbered: Vec<(usize, u64, &[u8])> = Vec::new();
+        let mut at = 0u64;
+        for (i, line) in log.split(|b| *b == b'\n').enumerate() {
+            if !line.is_empty() {
+                numbered.push((i + 1, at, line));
+            }
+            at += line.len() as u64 + 1;
+        }
+        let lines = numbered.len();
+        let parsed: Vec<Result<Record>> = {
+            use rayon::prelude::*;
+            numbered
+                .par_iter()
+                .map(|&(n, _, line)| {
+                    serde_json::from_slice(line)
+                        .map_err(|e| log_err(n, format!("corrupt paper record: {e}")))
+                })
+                .collect()
+        };
+        for (&(n, at, line), rec) in numbered.iter().zip(parsed) {
+            let rec = rec?;
+            if rec.row >= rows {
+                return Err(log_err(
+                    n,
+                    format!("row {} but the library has {rows} vector rows", rec.row),
+                ));
+            }
+            self.put_at(
+                rec.paper,
+                rec.text_sha256,
+                rec.row,
+                Some((at, line.len() as u32)),
+            );
+        }
+        drop(numbered);
+        self.papers.settle();
+        // Each row belongs to at most one paper; a paper's old row is freed by `put`.
+        let mut owned = 0;
+        for (key, &row) in self.row_of.iter().enumerate() {
+            if self.owner[row] != key {
+                return Err(Error::Library {
+                    path: self.log_path.clone(),
+                    message: format!(
+                        "paper {} shares vector row {row} with another paper: the log is corrupt",
+                        self.papers.id(key)
+                    ),
+                });
+            }
+            owned += 1;
+        }
+        let m = &self.manifest;
+        if lines != m.papers.records || owned != m.counts.papers {
+            return Err(lib_err(
+                &self.dir,
+                format!(
+                    "the papers log has {lines} records for {owned} papers, the manifest says {} for {}",
+                    m.papers.records, m.counts.papers
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The papers index against the log it describes: every paper's id, row, listing
+    /// day and record location as the log's last record of each id says.
+    fn check_papers_index(&self, log: &[u8], path: &Path) -> Result<()> {
+        use rayon::prelude::*;
+        let mut lines: Vec<(u64, &[u8])> = Vec::new();
+        let mut at = 0u64;
+        for line in log.split(|b| *b == b'\n') {
+            if !line.is_empty() {
+                lines.push((at, line));
+            }
+            at += line.len() as u64 + 1;
+        }
+        let parsed: Vec<Option<Record>> = lines
+            .par_iter()
+            .map(|(_, l)| serde_json::from_slice(l).ok())
+            .collect();
+        let mut key_of: HashMap<String, usize> = HashMap::new();
+        let mut want: Vec<(usize, i32, (u64, u32))> = Vec::new();
+        let mut ids: Vec<String> = Vec::new();
+        for ((at, line), rec) in lines.iter().zip(parsed) {
+            let rec = rec.ok_or_else(|| lib_err(&self.dir, "a record does not parse"))?;
+            let v = (
+                rec.row,
+                day_code(rec.paper.listed),
+                (*at, line.len() as u32),
+            );
+            match key_of.get(&rec.paper.id) {
+                Some(&k) => want[k] = v,
+                None => {
+                    key_of.insert(rec.paper.id.clone(), want.len());
+                    want.push(v);
+                    ids.push(rec.paper.id);
+                }
+            }
+        }
+        let damaged = |what: String| {
+            Error::Library {
+            path: path.to_path_buf(),
+            message: format!("{what}: the papers index does not match the papers log; rebuild it with `paperscout library reindex`"),
+        }
+        };
+        if want.len() != self.len() {
+            return Err(damaged(format!(
+                "the log holds {} papers, the index {}",
+                want.len(),
+                self.len()
+            )));
+        }
+        for (k, (row, listed, loc)) in want.into_iter().enumerate() {
+            let got = (
+                self.row_of[k],
+                day_code(self.papers.listed(k)),
+                self.papers.loc(k),
+            );
+            if self.papers.id(k) != ids[k] || got != (row, listed, loc) {
+                return Err(damaged(format!(
+                    "paper {} (number {k}): the index says {} at row {}, listed {:?}, bytes {}+{}; the log says {} at row {row}, listed {:?}, bytes {}+{}",
+                    ids[k],
+                    self.papers.id(k),
+                    got.0,
+                    self.papers.listed(k),
+                    got.2 .0,
+                    got.2 .1,
+                    ids[k],
+                    super::meta::day_from_code(listed),
+                    loc.0,
+                    loc.1
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Record `paper` at `row`, replacing any earlier record of its id.
     pub(crate) fn put(&mut self, paper: Paper, text_sha256: String, row: usize) -> usize {
-        let key = match self.by_id.get(&paper.id) {
-            Some(&key) => {
+        self.put_at(paper, text_sha256, row, None)
+    }
+
+    /// [`Library::put`], its record at `loc` of the log (`None`: not written yet).
+    fn put_at(
+        &mut self,
+        paper: Paper,
+        text_sha256: String,
+        row: usize,
+        loc: Option<(u64, u32)>,
+    ) -> usize {
+        let key = match self.papers.key(&paper.id) {
+            Some(key) => {
                 let old = self.row_of[key];
                 if old != row && self.owner[old] == key {
                     self.owner[old] = DEAD;
                 }
-                self.papers[key] = paper;
-                self.text_sha256[key] = text_sha256;
                 self.row_of[key] = row;
                 key
             }
             None => {
-                let key = self.papers.len();
-                self.by_id.insert(paper.id.clone(), key);
-                self.papers.push(paper);
-                self.text_sha256.push(text_sha256);
                 self.row_of.push(row);
-                key
+                self.papers
+                    .push(&paper.id, paper.listed, loc.unwrap_or((0, 0)))
             }
         };
+        if let Some(loc) = loc {
+            self.papers.set_loc(key, loc);
+        }
+        self.papers.set_entry(key, Entry { paper, text_sha256 });
         self.owner[row] = key;
         key
     }
 
+    /// Paper `key`'s record: parsed from the log on first access and kept. `None` (with
+    /// the error logged) when it cannot be read: damage an open does not check for
+    /// (`paperscout library verify` does).
+    pub(crate) fn entry(&self, key: usize) -> Option<&Entry> {
+        let slot = self.papers.cache.get(key)?;
+        if let Some(e) = slot.get() {
+            return Some(e);
+        }
+        match self.parse_entry(key) {
+            Ok(e) => {
+                let _ = slot.set(Box::new(e));
+                slot.get().map(|b| &**b)
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                None
+            }
+        }
+    }
+
+    /// Paper `key`'s record, parsed from the log now (not kept) unless already parsed.
+    fn entry_cow(&self, key: usize) -> Result<std::borrow::Cow<'_, Entry>> {
+        match self.papers.cache[key].get() {
+            Some(e) => Ok(std::borrow::Cow::Borrowed(e)),
+            None => self.parse_entry(key).map(std::borrow::Cow::Owned),
+        }
+    }
+
+    /// Parse paper `key`'s record from the mapped log, checking that it is the one the
+    /// index says (its id and row).
+    pub(crate) fn parse_entry(&self, key: usize) -> Result<Entry> {
+        let (at, len) = self.papers.loc(key);
+        let id = self.papers.id(key);
+        let bad = |why: String| {
+            Error::Library {
+            path: self.log_path.clone(),
+            message: format!("the record of paper {id} (bytes {at}..{}) {why}: the papers log or its index is damaged (`paperscout library verify` tells which)", at + u64::from(len)),
+        }
+        };
+        let log = self
+            .log
+            .as_ref()
+            .filter(|l| at.saturating_add(u64::from(len)) <= l.len)
+            .ok_or_else(|| bad("is outside the committed log".into()))?;
+        let bytes = log
+            .read(at, len as usize)
+            .map_err(|e| Error::io(&self.log_path, e))?;
+        let rec: Record =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("does not parse ({e})")))?;
+        if rec.paper.id != id || rec.row != self.row_of[key] {
+            return Err(bad(format!(
+                "is of paper {} at row {}, the index says {id} at row {}",
+                rec.paper.id, rec.row, self.row_of[key]
+            )));
+        }
+        Ok(Entry {
+            paper: rec.paper,
+            text_sha256: rec.text_sha256,
+        })
+    }
+
     /// The papers log lines (JSON, `\n`-terminated) of the papers `keys`, each with the
-    /// row `row(key)` (its current row, or its row after a compaction).
-    pub(crate) fn records(&self, keys: &[usize], row: &dyn Fn(usize) -> usize) -> Result<Vec<u8>> {
+    /// row `row(key)` (its current row, or its row after a compaction), and where each
+    /// record lies in them (offset, length without the newline).
+    pub(crate) fn records(
+        &self,
+        keys: &[usize],
+        row: &dyn Fn(usize) -> usize,
+    ) -> Result<(Vec<u8>, Vec<RecordPlace>)> {
         let mut log = Vec::new();
+        let mut locs = Vec::with_capacity(keys.len());
         for &key in keys {
+            let entry = self.entry_cow(key)?;
             let rec = RecordRef {
                 row: row(key),
-                text_sha256: &self.text_sha256[key],
-                paper: &self.papers[key],
+                text_sha256: &entry.text_sha256,
+                paper: &entry.paper,
             };
+            let at = log.len();
             serde_json::to_writer(&mut log, &rec).map_err(|e| {
                 lib_err(
                     &self.dir,
-                    format!("serialising paper {}: {e}", self.papers[key].id),
+                    format!("serialising paper {}: {e}", entry.paper.id),
                 )
             })?;
+            locs.push((at as u64, (log.len() - at) as u32));
             log.push(b'\n');
         }
-        Ok(log)
+        Ok((log, locs))
     }
 
     /// The library directory.
@@ -503,7 +819,7 @@ impl Library {
 
     /// Whether the library has no papers.
     pub fn is_empty(&self) -> bool {
-        self.papers.is_empty()
+        self.papers.len() == 0
     }
 
     /// Number of vector rows, live and dead (= graph points).
@@ -511,27 +827,109 @@ impl Library {
         self.owner.len()
     }
 
-    /// The paper with canonical id `id`.
+    /// The paper with canonical id `id`: its record is parsed on first access (an id
+    /// lookup is a binary search of the papers index). `None` also when its record
+    /// cannot be read (logged; see [`Library::verify`]).
     pub fn get(&self, id: &str) -> Option<&Paper> {
-        self.by_id.get(id).map(|&k| &self.papers[k])
+        self.papers.key(id).and_then(|k| self.paper_at(k))
+    }
+
+    /// Whether paper `id` is in the library (without parsing its record).
+    pub fn contains(&self, id: &str) -> bool {
+        self.papers.key(id).is_some()
+    }
+
+    /// The key of paper `id` (its place in the order papers entered the library).
+    pub fn key_of(&self, id: &str) -> Option<usize> {
+        self.papers.key(id)
+    }
+
+    /// Whether paper `key` is the same record here as in `older`, an earlier open of
+    /// the same library: both read a papers index (format 4), the same log file, and
+    /// the key's record at the same place in it (a changed paper is written anew at the
+    /// end of the log, a compaction writes a new log). What a cache made for `older`
+    /// holds about that paper's record is then still true here.
+    pub fn same_record(&self, older: &Library, key: usize) -> bool {
+        self.manifest.papers_index.is_some()
+            && older.manifest.papers_index.is_some()
+            && self.dir == older.dir
+            && self.manifest.papers.file == older.manifest.papers.file
+            && key < self.papers.len()
+            && key < older.papers.len()
+            && self.papers.loc(key) == older.papers.loc(key)
+    }
+
+    /// The paper of key `key` (`< len()`), its record parsed on first access.
+    pub fn paper_at(&self, key: usize) -> Option<&Paper> {
+        self.entry(key).map(|e| &e.paper)
+    }
+
+    /// `f` of paper `key` (`< len()`): its record as parsed before, or parsed now and
+    /// not kept (for passes over many papers: a sample, a rewrite). `None` when the
+    /// record cannot be read (logged).
+    pub fn with_paper<R>(&self, key: usize, f: impl FnOnce(&Paper) -> R) -> Option<R> {
+        match self.entry_cow(key) {
+            Ok(e) => Some(f(&e.paper)),
+            Err(e) => {
+                tracing::error!("{e}");
+                None
+            }
+        }
+    }
+
+    /// The canonical id of paper `key` (`< len()`), from the index.
+    pub fn id_at(&self, key: usize) -> &str {
+        self.papers.id(key)
+    }
+
+    /// The listing day of paper `key` (`< len()`), from the index.
+    pub fn listed_at(&self, key: usize) -> Option<NaiveDate> {
+        self.papers.listed(key)
+    }
+
+    /// The unit vector of paper `key` (`< len()`).
+    pub fn vector_at(&self, key: usize) -> &[f32] {
+        self.row(self.row_of[key])
+    }
+
+    /// The listing day of every paper, by key, from the index (no record parsed).
+    pub fn listing_days(&self) -> impl ExactSizeIterator<Item = Option<NaiveDate>> + '_ {
+        (0..self.len()).map(|k| self.papers.listed(k))
+    }
+
+    /// The keys of the papers listed from `from` to `to` (inclusive), ascending: a scan
+    /// of the index's listing days, no record parsed.
+    pub fn keys_listed(&self, from: NaiveDate, to: NaiveDate) -> Vec<usize> {
+        let (a, b) = (day_code(Some(from)), day_code(Some(to)));
+        self.papers
+            .listed_codes()
+            .iter()
+            .enumerate()
+            .filter(|(_, &d)| d >= a && d <= b)
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Every category any paper of the library has (had), from the index.
+    pub fn categories(&self) -> impl Iterator<Item = &str> + '_ {
+        self.papers.categories().iter().map(String::as_str)
     }
 
     /// The unit vector of paper `id`.
     pub fn vector(&self, id: &str) -> Option<&[f32]> {
-        self.by_id.get(id).map(|&k| self.row(self.row_of[k]))
+        self.papers.key(id).map(|k| self.row(self.row_of[k]))
     }
 
-    /// Every paper, in the order they entered the library.
-    pub fn papers(&self) -> impl ExactSizeIterator<Item = &Paper> + '_ {
-        self.papers.iter()
+    /// Every paper, in the order they entered the library. O(library): parses (and
+    /// keeps) every record; searches and listings use the index instead.
+    pub fn papers(&self) -> impl Iterator<Item = &Paper> + '_ {
+        (0..self.len()).filter_map(|k| self.paper_at(k))
     }
 
     /// Every paper with its unit vector, in the order they entered the library.
-    pub fn papers_with_vectors(&self) -> impl ExactSizeIterator<Item = (&Paper, &[f32])> + '_ {
-        self.papers
-            .iter()
-            .zip(&self.row_of)
-            .map(|(p, &r)| (p, self.row(r)))
+    /// O(library), as [`Library::papers`].
+    pub fn papers_with_vectors(&self) -> impl Iterator<Item = (&Paper, &[f32])> + '_ {
+        (0..self.len()).filter_map(|k| self.paper_at(k).map(|p| (p, self.vector_at(k))))
     }
 
     pub(crate) fn row(&self, row: usize) -> &[f32] {
@@ -569,31 +967,65 @@ impl Library {
             }
             return Ok(self.approx(&q, k, self.ef_search));
         };
-        let allowed: Vec<usize> = (0..self.len())
-            .filter(|&key| filter(&self.papers[key]))
-            .map(|key| self.row_of[key])
-            .collect();
-        // A filter passing few papers: the graph walk would discard most of what it
-        // visits; scanning the survivors is cheaper and exact.
-        if allowed.len() <= EXACT_SEARCH_MAX || allowed.len() * 8 < self.len() {
-            return Ok(self.exact(&q, k, allowed.into_iter()));
+        // The filter reads each paper it is asked about (parsing its record): prefer
+        // `nearest_where` on hot paths.
+        let keep = |key: usize| self.paper_at(key).is_some_and(filter);
+        Ok(self.filtered(&q, k, &keep))
+    }
+
+    /// [`Library::nearest`] with a filter on what the papers index holds of each paper
+    /// (id, listing day): no record is parsed but the hits'. The filter is evaluated
+    /// inside the graph walk, on the papers it visits, unless a sample of the papers
+    /// says it passes few of them (then the papers it passes are scanned exactly, one
+    /// pass over the index).
+    pub fn nearest_where(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: &dyn Fn(&PaperMeta<'_>) -> bool,
+    ) -> Result<Vec<Hit<'_>>> {
+        let q = self.query(query)?;
+        let k = k.min(self.len());
+        if k == 0 {
+            return Ok(Vec::new());
         }
-        let mut keep = vec![false; self.rows()];
-        for &r in &allowed {
-            keep[r] = true;
+        let keep = |key: usize| {
+            filter(&PaperMeta {
+                key,
+                id: self.papers.id(key),
+                listed: self.papers.listed(key),
+            })
+        };
+        Ok(self.filtered(&q, k, &keep))
+    }
+
+    /// The `k` (≥ 1, ≤ len) nearest papers whose key `keep` accepts.
+    fn filtered(&self, q: &[f32], k: usize, keep: &dyn Fn(usize) -> bool) -> Vec<Hit<'_>> {
+        let n = self.len();
+        let all = || (0..n).filter(|&key| keep(key)).map(|key| self.row_of[key]);
+        if n <= EXACT_SEARCH_MAX {
+            return self.exact(q, k, all());
         }
-        let want = k.min(allowed.len());
-        let keep_row = |row: usize| keep[row];
+        // How many papers pass, from a sample: a filter passing few papers makes the
+        // graph walk discard most of what it visits; scanning them is cheaper and exact.
+        let sample = FILTER_SAMPLE.min(n);
+        let step = n / sample;
+        let passed = (0..sample).filter(|i| keep(i * step)).count();
+        let estimate = passed * n / sample;
+        if estimate <= EXACT_SEARCH_MAX || estimate * 8 < n {
+            return self.exact(q, k, all());
+        }
+        let keep_row = |row: usize| self.owner[row] != DEAD && keep(self.owner[row]);
         let engine = self.engine();
-        let found = engine.search(&q, want, self.ef_search, Some(&keep_row));
+        let found = engine.search(q, k, self.ef_search, Some(&keep_row));
         // Rows after the engine's are scanned; the engine may return rows that fail
         // the filter: re-check each.
         let tail = engine.covered()..self.rows();
-        let hits = self.hits(&q, found.into_iter().chain(tail).filter(|&r| keep[r]), want);
-        if hits.len() < want {
-            return Ok(self.exact(&q, k, allowed.into_iter()));
+        let hits = self.hits(q, found.into_iter().chain(tail).filter(|&r| keep_row(r)), k);
+        if hits.len() < k {
+            return self.exact(q, k, all());
         }
-        Ok(hits)
+        hits
     }
 
     /// The exact `k` nearest papers to `query` among those `filter` accepts, best first:
@@ -610,7 +1042,7 @@ impl Library {
             None => self.exact(&q, k, self.live_rows()),
             Some(f) => {
                 let rows = (0..self.len())
-                    .filter(|&key| f(&self.papers[key]))
+                    .filter(|&key| self.paper_at(key).is_some_and(f))
                     .map(|key| self.row_of[key]);
                 self.exact(&q, k, rows)
             }
@@ -681,9 +1113,13 @@ impl Library {
     fn to_hits(&self, scored: Vec<(f32, usize)>) -> Vec<Hit<'_>> {
         scored
             .into_iter()
-            .map(|(similarity, row)| Hit {
-                paper: &self.papers[self.owner[row]],
-                similarity,
+            .filter_map(|(similarity, row)| {
+                let key = self.owner[row];
+                Some(Hit {
+                    paper: self.paper_at(key)?,
+                    key,
+                    similarity,
+                })
             })
             .collect()
     }
@@ -738,10 +1174,11 @@ impl Library {
             .into_iter()
             .filter_map(|id| folded.remove(id))
             .map(|(paper, source)| {
-                let key = self.by_id.get(&paper.id).copied();
+                let key = self.papers.key(&paper.id);
+                let stored = key.and_then(|k| self.entry(k));
                 let text_sha256 = text_sha256(&paper);
-                let needs_vector = key.is_none_or(|k| self.text_sha256[k] != text_sha256);
-                let changed = key.is_none_or(|k| needs_vector || self.papers[k] != paper);
+                let needs_vector = stored.is_none_or(|e| e.text_sha256 != text_sha256);
+                let changed = stored.is_none_or(|e| needs_vector || e.paper != paper);
                 Change {
                     key,
                     paper,
@@ -908,6 +1345,51 @@ fn papers_damaged(path: &Path, log: &[u8], range: std::ops::Range<u64>) -> Error
             "lines {first}-{last} (bytes {}..{}) do not match the checksum the manifest recorded when they were committed: the papers log is corrupt (restore it from a backup, or re-ingest into a new library)",
             range.start, range.end
         ),
+    }
+}
+
+/// The committed prefix of a papers log, open for positioned reads (the committed
+/// prefix is never modified: commits append, a rewrite makes a new file).
+#[derive(Debug)]
+pub(crate) struct LogReader {
+    file: File,
+    /// Committed length.
+    pub(crate) len: u64,
+}
+
+impl LogReader {
+    /// The first `len` bytes of `path` (`None` when `len` is 0); an error if the file
+    /// is shorter.
+    pub(crate) fn open(path: &Path, len: u64) -> Result<Option<LogReader>> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let have = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        if have < len {
+            return Err(Error::Library {
+                path: path.to_path_buf(),
+                message: format!(
+                    "has {have} bytes, the manifest committed {len}: the file was truncated"
+                ),
+            });
+        }
+        Ok((len > 0).then_some(LogReader { file, len }))
+    }
+
+    /// `n` bytes at offset `at` (within the committed prefix).
+    pub(crate) fn read(&self, at: u64, n: usize) -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; n];
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            self.file.read_exact_at(&mut buf, at)?;
+        }
+        #[cfg(not(unix))]
+        {
+            use std::io::{Seek, SeekFrom};
+            let mut f = self.file.try_clone()?;
+            f.seek(SeekFrom::Start(at))?;
+            f.read_exact(&mut buf)?;
+        }
+        Ok(buf)
     }
 }
 

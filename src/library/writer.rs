@@ -12,11 +12,13 @@ use std::path::Path;
 use super::index::{Index, IndexParams, DUMP_TMP_SUFFIX};
 use super::lock::{WriteLock, LOCK_FILE};
 use super::manifest::{
-    lib_err, open_for_append, sync_dir, BlockSums, Counts, Manifest, PapersFile, VectorsFile,
-    FORMAT_NAME, FORMAT_VERSION, MANIFEST, MANIFEST_TMP, PAPERS_BLOCK_BYTES, VECTOR_BLOCK_ROWS,
+    lib_err, open_for_append, sync_dir, BlockSums, Counts, Manifest, PapersFile, PapersIndexFile,
+    VectorsFile, FORMAT_NAME, FORMAT_VERSION, MANIFEST, MANIFEST_TMP, PAPERS_BLOCK_BYTES,
+    VECTOR_BLOCK_ROWS,
 };
+use super::meta::Papers;
 use super::rows::Vectors;
-use super::store::{plan_of, Library, DEAD};
+use super::store::{plan_of, Library, LogReader, DEAD};
 use super::vector::check_unit;
 use super::ModelInfo;
 use crate::paper::Paper;
@@ -187,7 +189,7 @@ impl Writer {
             &dir.join(&m.vectors.file),
             vector_bytes(m.vectors.rows, m.model.dimension),
         )?;
-        let upgrade = lib.manifest.format_version < FORMAT_VERSION;
+        let upgrade = lib.manifest.format_version < FORMAT_VERSION || lib.papers_index_stale;
         let mut w = Writer {
             lib,
             _lock: lock,
@@ -205,18 +207,22 @@ impl Writer {
     /// Bring an older library to [`FORMAT_VERSION`], as one commit: `load` checked its
     /// files as far as the old format allows and computed what version 1 lacks (the
     /// checksums); version 2 lacks the index's links file, so the graph is dumped anew
-    /// (under new names) with it. The new manifest replaces the old one atomically, so
+    /// (under new names) with it; version 3 lacks the papers index, which every commit
+    /// writes (the graph is kept). The new manifest replaces the old one atomically, so
     /// a process killed during the upgrade leaves the old library as it was (its
     /// leftovers are removed by the next writer), and the next writer upgrades it.
+    /// Also how a papers index found damaged by this writer is written anew.
     fn upgrade(&mut self) -> Result<()> {
         let from = self.lib.manifest.format_version;
         tracing::info!(from, to = FORMAT_VERSION, "upgrading the library format");
         self.lib.manifest.format_version = FORMAT_VERSION;
-        if self.lib.rows() > 0 {
-            self.commit_inner(Dump::Always)?;
+        self.lib.papers_index_stale = true;
+        let policy = if from < 3 && self.lib.rows() > 0 {
+            Dump::Always
         } else {
-            self.lib.manifest.write(&self.lib.dir)?;
-        }
+            Dump::IfDue
+        };
+        self.commit_inner(policy)?;
         Ok(())
     }
 
@@ -342,6 +348,7 @@ impl Writer {
     }
 
     fn commit_inner(&mut self, policy: Dump) -> Result<CommitInfo> {
+        self.lib.papers.settle();
         let (rows, papers) = (self.lib.rows(), self.lib.len());
         let dead = rows - papers;
         if dead >= self.options.compact_min_dead_rows.max(1)
@@ -373,7 +380,7 @@ impl Writer {
         let m = &lib.manifest;
         let dir = lib.dir.clone();
         let dim = lib.dimension();
-        if self.pending.is_empty() && rows == m.vectors.rows && !dump {
+        if self.pending.is_empty() && rows == m.vectors.rows && !dump && !lib.papers_index_stale {
             return Ok(CommitInfo {
                 commit: m.commit,
                 written: false,
@@ -395,7 +402,14 @@ impl Writer {
         } else {
             self.pending.iter().copied().collect()
         };
-        let log = lib.records(&log_keys, &|key| lib.row_of[key])?;
+        let (log, locs) = lib.records(&log_keys, &|key| lib.row_of[key])?;
+        let base = if rewrite_log { 0 } else { m.papers.bytes };
+        let new_locs: Vec<(usize, (u64, u32))> = log_keys
+            .iter()
+            .zip(&locs)
+            .map(|(&k, &(at, len))| (k, (base + at, len)))
+            .collect();
+        drop(locs);
         let mut new_papers_out = None;
         let papers_file = if rewrite_log {
             let name = format!("papers-{commit}.jsonl");
@@ -428,7 +442,21 @@ impl Writer {
         let mut vector_sums = loaded_sums(&m.vectors.checksums, &dir)?;
         vector_sums.append(at, &bytes);
 
-        // 2. Index dump, under a name no committed manifest uses.
+        // 2. The papers index and the index dump, under names no committed manifest
+        //    uses.
+        let mut all_locs: Vec<(u64, u32)> = (0..papers).map(|k| lib.papers.loc(k)).collect();
+        for &(k, loc) in &new_locs {
+            all_locs[k] = loc;
+        }
+        let papers_index = write_papers_index(
+            &dir,
+            commit,
+            &lib.papers,
+            &|k| lib.row_of[k],
+            &|k| all_locs[k],
+            &papers_file,
+        )?;
+        drop(all_locs);
         let index_dump = if dump {
             Some(
                 lib.index
@@ -455,12 +483,26 @@ impl Writer {
             checksums: Some(vector_sums),
         };
         next.index_dump = index_dump;
+        next.papers_index = Some(papers_index);
         next.write(&dir)?;
         let old = std::mem::replace(&mut self.lib.manifest, next);
+        for &(k, loc) in &new_locs {
+            self.lib.papers.set_loc(k, loc);
+        }
         if let Some(out) = new_papers_out {
             self.papers_out = out;
         }
+        self.lib.papers_index_stale = false;
         self.pending.clear();
+        // The committed records are read back from the log when asked for: a writer
+        // keeps the records it upserts only until they are committed.
+        if self.remap_log().is_ok() {
+            for (k, _) in new_locs {
+                self.lib.papers.cache[k] = std::sync::OnceLock::new();
+            }
+        } else if rewrite_log {
+            return Err(lib_err(&dir, "could not map the papers log written afresh"));
+        }
 
         // 4. Files only the old manifest named (the previous dump) go.
         remove_replaced(&dir, &old, &self.lib.manifest);
@@ -477,6 +519,7 @@ impl Writer {
     /// once, row = key), rebuild the graph from scratch, dump it and commit. O(library);
     /// [`Writer::commit`] calls it when dead rows pile up.
     pub fn compact(&mut self) -> Result<CommitInfo> {
+        self.lib.papers.settle();
         let lib = &self.lib;
         let dir = lib.dir.clone();
         let m = &lib.manifest;
@@ -494,7 +537,7 @@ impl Writer {
         }
         let keys: Vec<usize> = (0..n).collect();
         // Row = key after a compaction.
-        let log = lib.records(&keys, &|key| key)?;
+        let (log, locs) = lib.records(&keys, &|key| key)?;
         let papers_file = format!("papers-{commit}.jsonl");
         let vectors_file = format!("vectors-{commit}.f32");
         write_new(&dir.join(&papers_file), &log)?;
@@ -514,7 +557,21 @@ impl Writer {
             None
         };
 
+        let papers_index = write_papers_index(
+            &dir,
+            commit,
+            &lib.papers,
+            &|k| k,
+            &|k| locs[k],
+            &PapersFile {
+                file: papers_file.clone(),
+                bytes: log.len() as u64,
+                records: n,
+                checksums: None,
+            },
+        )?;
         let mut next = m.clone();
+        next.papers_index = Some(papers_index);
         next.generation = generation;
         next.commit = commit;
         next.committed_unix = now_unix();
@@ -545,8 +602,13 @@ impl Writer {
         self.lib.row_of = (0..n).collect();
         self.lib.owner = (0..n).collect();
         self.lib.index = index;
+        for (k, loc) in locs.into_iter().enumerate() {
+            self.lib.papers.set_loc(k, loc);
+        }
         self.papers_out = papers_out;
         self.vectors_out = vectors_out;
+        self.remap_log()?;
+        self.lib.papers_index_stale = false;
         self.pending.clear();
         remove_replaced(&dir, &old, &self.lib.manifest);
         Ok(CommitInfo {
@@ -557,6 +619,39 @@ impl Writer {
             papers: n,
         })
     }
+}
+
+impl Writer {
+    /// After a commit: open the papers log again at its new committed length, for the
+    /// records not parsed yet.
+    fn remap_log(&mut self) -> Result<()> {
+        let m = &self.lib.manifest;
+        let path = self.lib.dir.join(&m.papers.file);
+        self.lib.log = LogReader::open(&path, m.papers.bytes)?;
+        self.lib.log_path = path;
+        Ok(())
+    }
+}
+
+/// Write the papers index of commit `commit` (`papers-C.idx`) for the log `log`, each
+/// paper's row and record location given by `row` and `loc`; fsynced. What the
+/// manifest records of it.
+fn write_papers_index(
+    dir: &Path,
+    commit: u64,
+    papers: &Papers,
+    row: &dyn Fn(usize) -> usize,
+    loc: &dyn Fn(usize) -> (u64, u32),
+    log: &PapersFile,
+) -> Result<PapersIndexFile> {
+    let bytes = papers.encode(row, loc, log.records, log.bytes);
+    let file = format!("papers-{commit}.idx");
+    write_new(&dir.join(&file), &bytes)?;
+    Ok(PapersIndexFile {
+        file,
+        bytes: bytes.len() as u64,
+        crc32: crc32fast::hash(&bytes),
+    })
 }
 
 /// Create an empty library in `dir` (which holds at most leftovers of an earlier
@@ -611,10 +706,20 @@ fn create(dir: &Path, model: &ModelInfo, options: &WriterOptions) -> Result<Libr
         },
         index: options.index,
         index_dump: None,
+        papers_index: None,
         extra: serde_json::Map::new(),
     };
+    let mut manifest = manifest;
     write_new(&dir.join(&manifest.papers.file), &[])?;
     write_new(&dir.join(&manifest.vectors.file), &[])?;
+    manifest.papers_index = Some(write_papers_index(
+        dir,
+        0,
+        &Papers::default(),
+        &|k| k,
+        &|_| (0, 0),
+        &manifest.papers,
+    )?);
     manifest.write(dir)?;
     Library::load(dir, manifest, true, true)
 }
@@ -671,7 +776,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 /// someone else put in the directory).
 fn is_ours(name: &str) -> bool {
     name == MANIFEST_TMP
-        || (name.starts_with("papers-") && name.ends_with(".jsonl"))
+        || (name.starts_with("papers-") && (name.ends_with(".jsonl") || name.ends_with(".idx")))
         || (name.starts_with("vectors-") && name.ends_with(".f32"))
         || (name.starts_with("index-")
             && (name.ends_with(".hnsw.graph")

@@ -328,10 +328,138 @@ pub fn train(
     profile: &ProfileInput<'_>,
     config: &RankConfig,
 ) -> Result<ProfileModel> {
+    train_weighted(library, profile, &Weak::default(), config)
+}
+
+/// Likes that a model sees as positives of a lower weight (`cost`; a like's is 1),
+/// never as negatives nor as anchors: in the merged feed of collections, each
+/// collection's model also sees the other collections' likes at
+/// [`FEED_MERGE`]`.weak_cost` (README, "Collections and calibrated scores").
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Weak<'a> {
+    pub likes: &'a [usize],
+    pub cost: f32,
+}
+
+/// Under which collection, and with which score, a merged feed of several
+/// collections' models lists a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeRule {
+    /// The collection whose model gives the highest calibrated score (ties: the
+    /// higher margin, then the earlier model).
+    BestScore,
+    /// The collection of the liked paper (or interest) closest to the candidate: the
+    /// anchor its reason names (dense cosine; ties: the earlier model). The score is
+    /// that collection's model's calibrated score.
+    NearestLike,
+}
+
+/// How the whole feed of a profile with several collections is trained and merged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeedMerge {
+    /// Each collection's model also sees the other collections' likes as positives of
+    /// this weight ([`Weak`]; 0: its own likes only).
+    pub weak_cost: f32,
+    pub rule: MergeRule,
+}
+
+/// What `recommend` does without `--collection`, chosen with `paperscout eval
+/// --collections` (README, "Collections and calibrated scores"): seeing the other
+/// collections' likes at a low weight lets each model rank as well as one model over
+/// all likes, and listing a paper under its nearest like's collection keeps a model
+/// that learned a little of another field from winning that field's papers (as the
+/// best score did on the sample library).
+pub const FEED_MERGE: FeedMerge = FeedMerge {
+    weak_cost: 0.1,
+    rule: MergeRule::NearestLike,
+};
+
+/// One candidate of a merged feed: the model (collection) listing it, and that model's
+/// calibrated score and margin.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Merged {
+    pub model: usize,
+    pub score: f32,
+    pub margin: f32,
+}
+
+/// Every row of `candidates` merged over `models` (each with its calibration) under
+/// `rule`. Scores are each model's [`Calibration::apply`]; a NaN margin gives a NaN
+/// score (the caller leaves it out). No model: an error.
+pub fn merge_scores(
+    models: &[(&ProfileModel, &Calibration)],
+    candidates: &Rows<'_>,
+    rule: MergeRule,
+) -> Result<Vec<Merged>> {
+    if models.is_empty() {
+        return Err(Error::Invalid("merge: no model to rank with".into()));
+    }
+    // (calibrated score, margin) of every candidate under every model.
+    let scored: Vec<Vec<(f32, f32)>> = models
+        .iter()
+        .map(|(m, c)| -> Result<Vec<(f32, f32)>> {
+            Ok(m.score(candidates)?
+                .into_iter()
+                .map(|margin| (c.apply(margin), margin))
+                .collect())
+        })
+        .collect::<Result<_>>()?;
+    Ok((0..candidates.len())
+        .map(|i| {
+            let pick = match rule {
+                MergeRule::BestScore => None,
+                MergeRule::NearestLike => {
+                    let v = candidates.vector(i);
+                    let mut best: Option<(usize, f32)> = None;
+                    for (k, (m, _)) in models.iter().enumerate() {
+                        if let Some(b) = m.explain(v) {
+                            if best.is_none_or(|(_, s)| b.similarity > s) {
+                                best = Some((k, b.similarity));
+                            }
+                        }
+                    }
+                    best.map(|(k, _)| k)
+                }
+            };
+            // Best score: also the fallback when no model has an anchor.
+            let model = pick.unwrap_or_else(|| {
+                let mut k = 0;
+                for (j, s) in scored.iter().enumerate().skip(1) {
+                    let (a, b) = (s[i], scored[k][i]);
+                    if a.0 > b.0 || (a.0 == b.0 && a.1 > b.1) || (b.0.is_nan() && !a.0.is_nan()) {
+                        k = j;
+                    }
+                }
+                k
+            });
+            let (score, margin) = scored[model][i];
+            Merged {
+                model,
+                score,
+                margin,
+            }
+        })
+        .collect())
+}
+
+/// [`train`] with `weak` likes as positives of weight `weak.cost`.
+pub fn train_weighted(
+    library: &Library<'_>,
+    profile: &ProfileInput<'_>,
+    weak: &Weak<'_>,
+    config: &RankConfig,
+) -> Result<ProfileModel> {
+    let weak_likes: &[usize] = if weak.cost > 0.0 { weak.likes } else { &[] };
     let rows = library.rows;
     let dim = rows.dim();
     let n_lib = rows.len();
-    for &i in profile.likes.iter().chain(profile.dislikes) {
+    for &i in profile
+        .likes
+        .iter()
+        .chain(profile.dislikes)
+        .chain(weak_likes)
+    {
         if i >= n_lib {
             return Err(Error::Invalid(format!(
                 "profile: row {i} is outside the library of {n_lib} papers"
@@ -382,7 +510,12 @@ pub fn train(
 
     let _span = tracing::debug_span!("train_profile", likes = profile.likes.len()).entered();
     let mut excluded = vec![false; n_lib];
-    for &i in profile.likes.iter().chain(profile.dislikes) {
+    for &i in profile
+        .likes
+        .iter()
+        .chain(profile.dislikes)
+        .chain(weak_likes)
+    {
         excluded[i] = true;
     }
     let pool: Vec<usize> = (0..n_lib).filter(|&i| !excluded[i]).collect();
@@ -410,6 +543,14 @@ pub fn train(
             dense: rows.vector(i),
             positive: true,
             cost: 1.0,
+        });
+    }
+    for &i in weak_likes {
+        svm_rows.push(svm::Row {
+            sparse: sparse(rows.sparse(i)),
+            dense: rows.vector(i),
+            positive: true,
+            cost: weak.cost,
         });
     }
     for it in profile.interests {
@@ -462,20 +603,41 @@ pub fn train(
 pub const CALIBRATION_FOLDS: usize = 3;
 
 /// The calibration of `model` (trained by [`train`] on `library`, `profile` and
-/// `config`): Platt scaling corrected for unlabeled negatives ([`calibrate`]), fitted
-/// on margins from [`CALIBRATION_FOLDS`]-fold cross-validation over the same training
-/// set (the same negative sample). With fewer than 2 positives, or for the similarity
-/// fallback, on `model`'s own training margins (over-confident, documented).
+/// `config`): stage 1 of [`calibrate`] (Platt scaling and the prior of unlabeled
+/// negatives), fitted on margins from [`CALIBRATION_FOLDS`]-fold cross-validation over
+/// the same training set (the same negative sample), then stage 2's fixed global map.
+/// With fewer than 2 positives, for the similarity fallback, or when the held-out likes
+/// do not score above the sample, on `model`'s own training margins. Cost: the
+/// [`CALIBRATION_FOLDS`] trainings of the cross-validation, and one scoring pass over
+/// the training rows when refitting.
 pub fn calibrate_model(
     library: &Library<'_>,
     profile: &ProfileInput<'_>,
     config: &RankConfig,
     model: &ProfileModel,
 ) -> Result<Calibration> {
+    calibrate_weighted(library, profile, &Weak::default(), config, model)
+}
+
+/// [`calibrate_model`] of a model trained by [`train_weighted`] with `weak`: the weak
+/// likes are in every fold's training set, and never scored as positives.
+pub fn calibrate_weighted(
+    library: &Library<'_>,
+    profile: &ProfileInput<'_>,
+    weak: &Weak<'_>,
+    config: &RankConfig,
+    model: &ProfileModel,
+) -> Result<Calibration> {
+    let weak_likes: &[usize] = if weak.cost > 0.0 { weak.likes } else { &[] };
     let rows = library.rows;
     let n_lib = rows.len();
     let mut excluded = vec![false; n_lib];
-    for &i in profile.likes.iter().chain(profile.dislikes) {
+    for &i in profile
+        .likes
+        .iter()
+        .chain(profile.dislikes)
+        .chain(weak_likes)
+    {
         if i >= n_lib {
             return Err(Error::Invalid(format!(
                 "profile: row {i} is outside the library of {n_lib} papers"
@@ -490,7 +652,7 @@ pub fn calibrate_model(
     };
     let positives = profile.likes.len() + profile.interests.len();
     let learned = model.kind == ModelKind::Learned;
-    if positives < 2 || !learned {
+    let training = || {
         let pos: Vec<f32> = profile
             .likes
             .iter()
@@ -508,10 +670,18 @@ pub fn calibrate_model(
             .chain(&sampled)
             .map(|&i| model.score_one(rows.vector(i), rows.sparse(i)))
             .collect();
+        (pos, neg)
+    };
+    if positives < 2 || !learned {
+        let (pos, neg) = training();
         return Ok(Calibration::fit(&pos, &neg));
     }
-    let (pos, neg) = cross_validated_margins(library, profile, config, &sampled)?;
-    Ok(Calibration::fit(&pos, &neg))
+    let weak = Weak {
+        likes: weak_likes,
+        cost: weak.cost,
+    };
+    let (pos, neg) = cross_validated_margins(library, profile, &weak, config, &sampled)?;
+    Ok(calibrate::fit_or_refit((&pos, &neg), training))
 }
 
 /// Margins of every positive (likes, then interests) and every negative (dislikes, then
@@ -520,6 +690,7 @@ pub fn calibrate_model(
 fn cross_validated_margins(
     library: &Library<'_>,
     profile: &ProfileInput<'_>,
+    weak: &Weak<'_>,
     config: &RankConfig,
     sampled: &[usize],
 ) -> Result<(Vec<f32>, Vec<f32>)> {
@@ -551,6 +722,11 @@ fn cross_validated_margins(
                 likes.push(keep.len());
                 keep.push(i);
             }
+        }
+        let mut weak_rows = Vec::new();
+        for &i in weak.likes {
+            weak_rows.push(keep.len());
+            keep.push(i);
         }
         let mut dislikes = Vec::new();
         for (j, &i) in negatives.iter().enumerate() {
@@ -591,7 +767,11 @@ fn cross_validated_margins(
             negatives: None,
             ..config.clone()
         };
-        let model = train(&sub, &input, &sub_config)?;
+        let sub_weak = Weak {
+            likes: &weak_rows,
+            cost: weak.cost,
+        };
+        let model = train_weighted(&sub, &input, &sub_weak, &sub_config)?;
         for (j, &i) in profile.likes.iter().enumerate() {
             if pos_fold[j] == f {
                 pos_margin[j] = model.score_one(rows.vector(i), rows.sparse(i));
@@ -836,5 +1016,51 @@ fn similarity_model(
         dim,
         anchors,
         stats: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(dense_w: [f32; 2], anchor: &str, at: [f32; 2]) -> ProfileModel {
+        ProfileModel {
+            kind: ModelKind::Learned,
+            model: LinearModel {
+                sparse_w: Vec::new(),
+                dense_w: dense_w.to_vec(),
+                bias: 0.0,
+            },
+            dim: 2,
+            anchors: vec![(Anchor::Liked(anchor.into()), at.to_vec())],
+            stats: None,
+        }
+    }
+
+    #[test]
+    fn merging_by_nearest_like_lists_under_the_nearest_likes_model_with_its_score() {
+        // Model 1 has learned much of model 0's field (a large weight on its axis), as
+        // a model that sees another collection's likes may: its margin wins there.
+        let m0 = model([1.0, 0.0], "a", [1.0, 0.0]);
+        let m1 = model([2.0, 2.0], "b", [0.0, 1.0]);
+        let cal = Calibration::fit(&[2.0, 0.4, 2.5, 1.5], &[0.0, 0.1, -0.2, 0.6, 1.2, 0.3]);
+        assert!(cal.apply(2.48) > cal.apply(0.96), "an increasing map");
+        let vectors = [0.96, 0.28, 0.0, 1.0, f32::NAN, 0.0];
+        let sparse = vec![SparseVec::default(); 3];
+        let rows = Rows::new(&vectors, 2, &sparse).unwrap();
+        let models = [(&m0, &cal), (&m1, &cal)];
+
+        let best = merge_scores(&models, &rows, MergeRule::BestScore).unwrap();
+        assert_eq!((best[0].model, best[1].model), (1, 1));
+        let near = merge_scores(&models, &rows, MergeRule::NearestLike).unwrap();
+        assert_eq!((near[0].model, near[1].model), (0, 1));
+        // The score is the listing model's own calibrated score.
+        assert!((near[0].margin - 0.96).abs() < 1e-6);
+        assert_eq!(near[0].score, cal.apply(near[0].margin));
+        assert!(near[0].score < best[0].score);
+        assert_eq!(near[1], best[1]);
+        // A candidate no model can score: a NaN score, for the caller to leave out.
+        assert!(near[2].score.is_nan() && best[2].score.is_nan());
+        assert!(merge_scores(&[], &rows, MergeRule::BestScore).is_err());
     }
 }

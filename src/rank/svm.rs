@@ -124,6 +124,16 @@ pub struct SvmStats {
 /// αᵢ ← clamp(αᵢ − G / Q̄ᵢᵢ, 0, Uᵢ), w ← w + Δαᵢ yᵢ xᵢ, with Q̄ᵢᵢ = xᵢ·xᵢ + Dᵢᵢ and
 /// (Dᵢᵢ, Uᵢ) = (0, Cᵢ) for the hinge loss, (1/(2Cᵢ), ∞) for the squared hinge.
 pub fn train(problem: &Problem<'_>, config: &SvmConfig) -> Result<(LinearModel, SvmStats)> {
+    train_on(problem, config, true)
+}
+
+/// [`train`], with the CPU's AVX2 when `simd` and it has it, else the baseline (the
+/// same bits either way: see [`Solver::run`]).
+fn train_on(
+    problem: &Problem<'_>,
+    config: &SvmConfig,
+    simd: bool,
+) -> Result<(LinearModel, SvmStats)> {
     let n = problem.rows.len();
     let n_pos = problem.rows.iter().filter(|r| r.positive).count();
     if n_pos == 0 || n_pos == n {
@@ -201,73 +211,28 @@ pub fn train(problem: &Problem<'_>, config: &SvmConfig) -> Result<(LinearModel, 
     let mut wd = vec![0.0f64; if use_dense { problem.dense_dim } else { 0 }];
     let mut wb = 0.0f64;
     let mut alpha = vec![0.0f64; n];
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = SplitMix64::new(config.seed);
     let mut stats = SvmStats {
         epochs: 0,
         converged: false,
         dual_objective: Vec::new(),
         support_vectors: 0,
     };
-
-    for _ in 0..config.max_epochs {
-        rng.shuffle(&mut order);
-        let (mut pg_max, mut pg_min) = (f64::NEG_INFINITY, f64::INFINITY);
-        for &i in &order {
-            if qd[i] <= 0.0 {
-                continue;
-            }
-            let r = &problem.rows[i];
-            let y = if r.positive { 1.0 } else { -1.0 };
-            let mut wx = wb * bias;
-            if let Some(s) = r.sparse {
-                for (&k, &v) in s.indices.iter().zip(&s.values) {
-                    wx += ws[k as usize] * f64::from(v);
-                }
-            }
-            if use_dense {
-                wx += scale * dot_f64(&wd, r.dense);
-            }
-            let g = y * wx - 1.0 + diag[i] * alpha[i];
-            let pg = if alpha[i] == 0.0 {
-                g.min(0.0)
-            } else if alpha[i] >= upper[i] {
-                g.max(0.0)
-            } else {
-                g
-            };
-            pg_max = pg_max.max(pg);
-            pg_min = pg_min.min(pg);
-            if pg.abs() > 1e-12 {
-                let old = alpha[i];
-                alpha[i] = (old - g / qd[i]).clamp(0.0, upper[i]);
-                let step = (alpha[i] - old) * y;
-                if step != 0.0 {
-                    if let Some(s) = r.sparse {
-                        for (&k, &v) in s.indices.iter().zip(&s.values) {
-                            ws[k as usize] += step * f64::from(v);
-                        }
-                    }
-                    if use_dense {
-                        let f = step * scale;
-                        for (w, &v) in wd.iter_mut().zip(r.dense) {
-                            *w += f * f64::from(v);
-                        }
-                    }
-                    wb += step * bias;
-                }
-            }
-        }
-        stats.epochs += 1;
-        let ww = ws.iter().chain(&wd).map(|w| w * w).sum::<f64>() + wb * wb;
-        let quad: f64 = alpha.iter().zip(&diag).map(|(a, d)| a * a * d).sum();
-        let lin: f64 = alpha.iter().sum();
-        stats.dual_objective.push(0.5 * ww + 0.5 * quad - lin);
-        if pg_max - pg_min < config.tol {
-            stats.converged = true;
-            break;
-        }
-    }
+    let mut solver = Solver {
+        problem,
+        config,
+        use_dense,
+        scale,
+        bias,
+        diag: &diag,
+        upper: &upper,
+        qd: &qd,
+        ws: &mut ws,
+        wd: &mut wd,
+        wb: &mut wb,
+        alpha: &mut alpha,
+        stats: &mut stats,
+    };
+    solver.run(simd);
     stats.support_vectors = alpha.iter().filter(|&&a| a > 0.0).count();
     if !stats.converged {
         tracing::debug!(
@@ -283,6 +248,124 @@ pub fn train(problem: &Problem<'_>, config: &SvmConfig) -> Result<(LinearModel, 
     Ok((model, stats))
 }
 
+/// The state of one optimisation: what [`train`] checked and set up, and the weights
+/// and dual variables it updates.
+struct Solver<'s, 'a> {
+    problem: &'s Problem<'a>,
+    config: &'s SvmConfig,
+    use_dense: bool,
+    scale: f64,
+    bias: f64,
+    diag: &'s [f64],
+    upper: &'s [f64],
+    qd: &'s [f64],
+    ws: &'s mut [f64],
+    wd: &'s mut [f64],
+    wb: &'s mut f64,
+    alpha: &'s mut [f64],
+    stats: &'s mut SvmStats,
+}
+
+impl Solver<'_, '_> {
+    /// Run the epochs: with AVX2 where the CPU has it, else the baseline. Both are the
+    /// same source with the same operations in the same order (Rust never fuses a
+    /// multiply and an add, nor reorders a sum), so they give the same bits; AVX2 only
+    /// does four of the dense part's lanes at once.
+    fn run(&mut self, simd: bool) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if simd && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                unsafe { self.epochs_avx2() };
+                return;
+            }
+        }
+        self.epochs();
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn epochs_avx2(&mut self) {
+        self.epochs();
+    }
+
+    /// Dual coordinate descent until the stopping rule or `max_epochs` (see [`train`]).
+    #[inline(always)]
+    fn epochs(&mut self) {
+        let (problem, config, use_dense) = (self.problem, self.config, self.use_dense);
+        let (scale, bias) = (self.scale, self.bias);
+        let (diag, upper, qd) = (self.diag, self.upper, self.qd);
+        let ws = &mut *self.ws;
+        let wd = &mut *self.wd;
+        let alpha = &mut *self.alpha;
+        let stats = &mut *self.stats;
+        let mut wb = *self.wb;
+        let n = problem.rows.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = SplitMix64::new(config.seed);
+        for _ in 0..config.max_epochs {
+            rng.shuffle(&mut order);
+            let (mut pg_max, mut pg_min) = (f64::NEG_INFINITY, f64::INFINITY);
+            for &i in &order {
+                if qd[i] <= 0.0 {
+                    continue;
+                }
+                let r = &problem.rows[i];
+                let y = if r.positive { 1.0 } else { -1.0 };
+                let mut wx = wb * bias;
+                if let Some(s) = r.sparse {
+                    for (&k, &v) in s.indices.iter().zip(&s.values) {
+                        wx += ws[k as usize] * f64::from(v);
+                    }
+                }
+                if use_dense {
+                    wx += scale * dot_f64(wd, r.dense);
+                }
+                let g = y * wx - 1.0 + diag[i] * alpha[i];
+                let pg = if alpha[i] == 0.0 {
+                    g.min(0.0)
+                } else if alpha[i] >= upper[i] {
+                    g.max(0.0)
+                } else {
+                    g
+                };
+                pg_max = pg_max.max(pg);
+                pg_min = pg_min.min(pg);
+                if pg.abs() > 1e-12 {
+                    let old = alpha[i];
+                    alpha[i] = (old - g / qd[i]).clamp(0.0, upper[i]);
+                    let step = (alpha[i] - old) * y;
+                    if step != 0.0 {
+                        if let Some(s) = r.sparse {
+                            for (&k, &v) in s.indices.iter().zip(&s.values) {
+                                ws[k as usize] += step * f64::from(v);
+                            }
+                        }
+                        if use_dense {
+                            let f = step * scale;
+                            for (w, &v) in wd.iter_mut().zip(r.dense) {
+                                *w += f * f64::from(v);
+                            }
+                        }
+                        wb += step * bias;
+                    }
+                }
+            }
+            stats.epochs += 1;
+            let ww = ws.iter().chain(wd.iter()).map(|w| w * w).sum::<f64>() + wb * wb;
+            let quad: f64 = alpha.iter().zip(diag).map(|(a, d)| a * a * d).sum();
+            let lin: f64 = alpha.iter().sum();
+            stats.dual_objective.push(0.5 * ww + 0.5 * quad - lin);
+            if pg_max - pg_min < config.tol {
+                stats.converged = true;
+                break;
+            }
+        }
+        *self.wb = wb;
+    }
+}
+
+#[inline(always)]
 fn dot_f64(w: &[f64], x: &[f32]) -> f64 {
     let mut acc = [0.0f64; 4];
     let wc = w.chunks_exact(4);
@@ -299,4 +382,69 @@ fn dot_f64(w: &[f64], x: &[f32]) -> f64 {
         }
     }
     acc.iter().sum::<f64>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// AVX2 and the baseline give the same model, bit for bit, and the same objective.
+    #[test]
+    fn simd_and_baseline_train_the_same_bits() {
+        let mut rng = SplitMix64::new(42);
+        let (n, dim, vocab) = (300, 37, 500);
+        let dense: Vec<Vec<f32>> = (0..n)
+            .map(|_| {
+                (0..dim)
+                    .map(|_| rng.unit_f64() as f32 * 2.0 - 1.0)
+                    .collect()
+            })
+            .collect();
+        let sparse: Vec<SparseVec> = (0..n)
+            .map(|_| {
+                let mut idx: Vec<u32> = (0..12).map(|_| (rng.next_u64() % vocab) as u32).collect();
+                idx.sort_unstable();
+                idx.dedup();
+                let values = idx.iter().map(|_| rng.unit_f64() as f32).collect();
+                SparseVec {
+                    indices: idx,
+                    values,
+                }
+            })
+            .collect();
+        let rows = (0..n)
+            .map(|i| Row {
+                sparse: Some(&sparse[i]),
+                dense: &dense[i],
+                positive: i % 7 == 0,
+                cost: 1.0,
+            })
+            .collect();
+        let problem = Problem {
+            sparse_dim: vocab as usize,
+            dense_dim: dim,
+            dense_scale: 0.7,
+            rows,
+        };
+        for loss in [Loss::SquaredHinge, Loss::Hinge] {
+            let config = SvmConfig {
+                loss,
+                c: 0.5,
+                ..SvmConfig::default()
+            };
+            let (a, sa) = train_on(&problem, &config, true).unwrap();
+            let (b, sb) = train_on(&problem, &config, false).unwrap();
+            assert!(sa.epochs > 1, "{sa:?}");
+            let bits = |m: &LinearModel| -> Vec<u32> {
+                m.sparse_w
+                    .iter()
+                    .chain(&m.dense_w)
+                    .chain([&m.bias])
+                    .map(|w| w.to_bits())
+                    .collect()
+            };
+            assert_eq!(bits(&a), bits(&b), "{loss:?}");
+            assert_eq!(sa, sb, "{loss:?}");
+        }
+    }
 }

@@ -184,7 +184,7 @@ pub async fn get_paper(
         let id = id.to_string();
         let listing = blocking(move || {
             let snap = state.library()?;
-            query::similar_with(&snap.lib, snap.tfidf.as_ref(), &id, &opts)
+            query::similar_cached(&snap.lib, snap.tfidf.as_ref(), Some(&snap.rows), &id, &opts)
         })
         .await?;
         return Ok(listing_json(&listing));
@@ -213,7 +213,14 @@ pub async fn get_search(
     };
     let listing = blocking(move || {
         let snap = state.library()?;
-        query::search_with(&snap.lib, snap.tfidf.as_ref(), &state.models, &text, &opts)
+        query::search_cached(
+            &snap.lib,
+            snap.tfidf.as_ref(),
+            Some(&snap.rows),
+            &state.models,
+            &text,
+            &opts,
+        )
     })
     .await?;
     Ok(listing_json(&listing))
@@ -259,18 +266,21 @@ struct Ids {
 }
 
 fn ids_of(body: &Bytes) -> Result<Vec<String>, ApiError> {
-    let ids: Ids = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad(format!(
-            "request body: expected JSON {{\"ids\": [\"ID\", ...]}} ({e})"
-        ))
-    })?;
-    if ids.ids.is_empty() {
-        return Err(ApiError::bad("request body: \"ids\" is empty"));
+    let ids: Ids = body_of(body, "{\"ids\": [\"ID\", ...]}")?;
+    one_to_a_thousand(ids.ids, "ids")
+}
+
+/// `list`, the `field` of a request body, when it holds 1 to 1000 entries.
+fn one_to_a_thousand(list: Vec<String>, field: &str) -> Result<Vec<String>, ApiError> {
+    if list.is_empty() {
+        return Err(ApiError::bad(format!("request body: \"{field}\" is empty")));
     }
-    if ids.ids.len() > 1000 {
-        return Err(ApiError::bad("request body: at most 1000 ids at once"));
+    if list.len() > 1000 {
+        return Err(ApiError::bad(format!(
+            "request body: at most 1000 {field} at once"
+        )));
     }
-    Ok(ids.ids)
+    Ok(list)
 }
 
 /// Like (`like`) or dislike `ids` as `user`.
@@ -281,7 +291,7 @@ pub fn mark(
     like: bool,
 ) -> crate::Result<serde_json::Value> {
     let snap = state.library()?;
-    let out = state.change_profile(user, || app::profile::mark(&snap.lib, user, ids, like))?;
+    let out = state.change_and_retrain(user, || app::profile::mark(&snap.lib, user, ids, like))?;
     Ok(serde_json::json!({
         "added": out.added,
         "profile": app::profile::profile_json(&out.profile, Some(&snap.lib)),
@@ -290,7 +300,7 @@ pub fn mark(
 
 /// Forget likes or dislikes of `ids` as `user`.
 pub fn unlike(state: &State, user: &str, ids: &[String]) -> crate::Result<serde_json::Value> {
-    let profile = state.change_profile(user, || app::profile::unlike(&state.dir, user, ids))?;
+    let profile = state.change_and_retrain(user, || app::profile::unlike(&state.dir, user, ids))?;
     let snap = state.library().ok();
     Ok(serde_json::json!({
         "profile": app::profile::profile_json(&profile, snap.as_ref().map(|s| &s.lib)),
@@ -387,4 +397,134 @@ pub async fn get_feed(
         render::render(&out.listing, render::Format::Atom),
     )
         .into_response())
+}
+
+/// Parse a JSON request body as `T`, saying what was expected when it is not.
+fn body_of<T: serde::de::DeserializeOwned>(body: &Bytes, expected: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad(format!("request body: expected JSON {expected} ({e})")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Names {
+    names: Vec<String>,
+}
+
+/// Names of a follow/unfollow body: 1 to 1000.
+fn names_of(body: &Bytes) -> Result<Vec<String>, ApiError> {
+    let n: Names = body_of(body, "{\"names\": [\"AUTHOR\", ...]}")?;
+    one_to_a_thousand(n.names, "names")
+}
+
+/// A profile change that leaves training alone (follows, keyword rules, threshold):
+/// the change, then the profile as `/api/v1/profile` shows it.
+async fn steer(
+    state: Arc<State>,
+    user: String,
+    change: impl Fn(&std::path::Path, &str) -> crate::Result<crate::library::profiles::Profile>
+        + Send
+        + 'static,
+) -> Result<Response, ApiError> {
+    let v = blocking(move || {
+        let profile = state.change_profile(&user, || change(&state.dir, &user))?;
+        let snap = state.library().ok();
+        Ok(serde_json::json!({
+            "profile": app::profile::profile_json(&profile, snap.as_ref().map(|s| &s.lib)),
+        }))
+    })
+    .await?;
+    Ok(json_value(v))
+}
+
+/// `POST /api/v1/follows {"names": [...]}`: as `profile USER follow NAME...`.
+pub async fn post_follows(
+    Axum(state): Axum<Arc<State>>,
+    ApiUser(user): ApiUser,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let names = names_of(&body)?;
+    steer(state, user, move |dir, user| {
+        app::profile::follow(dir, user, &names)
+    })
+    .await
+}
+
+/// `POST /api/v1/unfollow {"names": [...]}`: as `profile USER unfollow NAME...`.
+pub async fn post_unfollow(
+    Axum(state): Axum<Arc<State>>,
+    ApiUser(user): ApiUser,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let names = names_of(&body)?;
+    steer(state, user, move |dir, user| {
+        app::profile::unfollow(dir, user, &names)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Keywords {
+    #[serde(default)]
+    require: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+    #[serde(default)]
+    clear: bool,
+}
+
+/// `POST /api/v1/keywords {"require": [...], "exclude": [...], "remove": [...],
+/// "clear": false}`: as `profile USER keywords` (clear, then remove, then add).
+pub async fn post_keywords(
+    Axum(state): Axum<Arc<State>>,
+    ApiUser(user): ApiUser,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let k: Keywords = body_of(
+        &body,
+        "{\"require\": [...], \"exclude\": [...], \"remove\": [...], \"clear\": false}",
+    )?;
+    let change = app::profile::KeywordChange {
+        require: k.require,
+        exclude: k.exclude,
+        remove: k.remove,
+        clear: k.clear,
+    };
+    if change.is_empty() {
+        return Err(ApiError::bad(
+            "request body: nothing to change (give require, exclude, remove or clear)",
+        ));
+    }
+    steer(state, user, move |dir, user| {
+        app::profile::keywords(dir, user, &change)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Threshold {
+    threshold: Option<f32>,
+}
+
+/// `POST /api/v1/threshold {"threshold": 0.3}` (`null` clears it): as
+/// `profile USER threshold`.
+pub async fn post_threshold(
+    Axum(state): Axum<Arc<State>>,
+    ApiUser(user): ApiUser,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let t: Threshold = body_of(&body, "{\"threshold\": NUMBER from 0 to 1, or null}")?;
+    if t.threshold.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+        return Err(ApiError::bad(
+            "request body: threshold must be a number from 0 to 1 (a calibrated score), or null",
+        ));
+    }
+    steer(state, user, move |dir, user| {
+        app::profile::set_threshold(dir, user, t.threshold)
+    })
+    .await
 }

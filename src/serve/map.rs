@@ -25,10 +25,13 @@ pub fn points(lib: &Library, profile: &Profile, day: NaiveDate) -> Vec<Point> {
     let liked: std::collections::HashSet<&str> =
         profile.likes.iter().map(|m| m.id.as_str()).collect();
     let mut chosen: Vec<(&str, &str, &[f32], bool)> = Vec::new();
-    for (p, v) in lib.papers_with_vectors() {
-        let like = liked.contains(p.id.as_str());
-        if like || p.listed == Some(day) {
-            chosen.push((&p.id, &p.title, v, like));
+    // From the papers index: only the chosen papers' records are parsed.
+    for k in 0..lib.len() {
+        let like = liked.contains(lib.id_at(k));
+        if like || lib.listed_at(k) == Some(day) {
+            if let Some(p) = lib.paper_at(k) {
+                chosen.push((&p.id, &p.title, lib.vector_at(k), like));
+            }
         }
         if chosen.len() >= MAX_POINTS {
             break;

@@ -131,7 +131,11 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/users/{user}/profile", get(api::get_user_profile))
         .route("/likes", post(api::post_likes))
         .route("/dislikes", post(api::post_dislikes))
-        .route("/unlike", post(api::post_unlike));
+        .route("/unlike", post(api::post_unlike))
+        .route("/follows", post(api::post_follows))
+        .route("/unfollow", post(api::post_unfollow))
+        .route("/keywords", post(api::post_keywords))
+        .route("/threshold", post(api::post_threshold));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(api::healthz))

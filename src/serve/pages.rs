@@ -513,7 +513,13 @@ async fn paper_page(
             top: 10,
             window: query::Window::default(),
         };
-        let similar = query::similar_with(&snap.lib, snap.tfidf.as_ref(), &paper.id, &opts)?;
+        let similar = query::similar_cached(
+            &snap.lib,
+            snap.tfidf.as_ref(),
+            Some(&snap.rows),
+            &paper.id,
+            &opts,
+        )?;
         Ok((paper, similar))
     })
     .await?;
@@ -567,7 +573,14 @@ async fn search_page(
                     top: 25,
                     window: query::Window::default(),
                 };
-                query::search_with(&snap.lib, snap.tfidf.as_ref(), &state.models, &t, &opts)
+                query::search_cached(
+                    &snap.lib,
+                    snap.tfidf.as_ref(),
+                    Some(&snap.rows),
+                    &state.models,
+                    &t,
+                    &opts,
+                )
             })
             .await?,
         )
@@ -715,7 +728,7 @@ async fn act(
                 api::unlike(&state, &user, &ids)?;
             }
             "hide" => {
-                state.change_profile(&user, || app::profile::hide(&state.dir, &user, &ids))?;
+                state.change_and_retrain(&user, || app::profile::hide(&state.dir, &user, &ids))?;
             }
             other => {
                 return Err(crate::Error::Invalid(format!(

@@ -104,11 +104,27 @@ pub struct State {
     pub dir: PathBuf,
     pub models: Models,
     library: Mutex<Option<Arc<Snapshot>>>,
+    /// Held by the one request opening a new commit.
+    opening: Mutex<()>,
     /// By (user, collection asked; `None`: the whole feed).
     trained: Mutex<HashMap<FeedSlot, TrainedEntry>>,
     /// One training at a time per (user, collection): requests that find the model
     /// stale wait for the one training it instead of all training it at once.
     training: Mutex<HashMap<FeedSlot, Arc<Mutex<()>>>>,
+    /// Profile changes made through this server whose retraining has not finished yet,
+    /// by user: while a user has one, their recommends are answered from the previous
+    /// model (see [`State::trained`]).
+    pending: Mutex<HashMap<String, usize>>,
+    /// One retraining after a profile change at a time in the whole server: the other
+    /// core keeps answering reads, and changes queued behind it are trained together.
+    /// (Not one per core: two retrainings in one rayon pool can deadlock, a worker
+    /// waiting in a join of its own training picking up the other retraining, which
+    /// then waits for the feed's lock that same worker holds.)
+    retraining: Mutex<()>,
+    /// Where retrainings run: threads at a lower CPU priority ([`RETRAIN_NICE`]), so
+    /// that reads are answered first when the CPU is short and retraining takes what is
+    /// left (`None` when the pool could not be made: the calling thread trains).
+    retrain_pool: Option<rayon::ThreadPool>,
     accounts: Mutex<Option<(Option<Stamp>, Arc<AccountSet>)>>,
     sessions: Mutex<HashMap<String, Session>>,
     attempts: Mutex<HashMap<String, (u32, Instant)>>,
@@ -157,6 +173,44 @@ fn load_sessions(dir: &Path) -> HashMap<String, Session> {
     }
 }
 
+/// The nice value of the threads that retrain after a profile change (0 is normal, 19
+/// the lowest priority).
+pub const RETRAIN_NICE: i32 = 10;
+
+/// The threads retrainings run on, one per core, each lowered to [`RETRAIN_NICE`].
+fn retrain_pool() -> Option<rayon::ThreadPool> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("paperscout-retrain-{i}"))
+        .start_handler(|_| lower_priority())
+        .build()
+    {
+        Ok(pool) => Some(pool),
+        Err(e) => {
+            tracing::warn!("no retraining threads ({e}): requests retrain themselves");
+            None
+        }
+    }
+}
+
+/// Lower the calling thread's CPU priority to [`RETRAIN_NICE`] (Linux: a thread has a
+/// nice value of its own); elsewhere nothing.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid takes no argument; setpriority on this thread's own id only
+        // changes its nice value, and a failure only leaves it as it was.
+        let failed = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, RETRAIN_NICE) != 0
+        };
+        if failed {
+            tracing::debug!("could not lower a retraining thread's priority");
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these leaves plain data behind: keep serving.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -168,8 +222,12 @@ impl State {
             dir: dir.clone(),
             models,
             library: Mutex::new(None),
+            opening: Mutex::new(()),
             trained: Mutex::new(HashMap::new()),
             training: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            retraining: Mutex::new(()),
+            retrain_pool: retrain_pool(),
             accounts: Mutex::new(None),
             sessions: Mutex::new(load_sessions(&dir)),
             attempts: Mutex::new(HashMap::new()),
@@ -179,10 +237,29 @@ impl State {
 
     /// The library as of its latest commit: the open one while its manifest is
     /// unchanged, else opened again.
+    ///
+    /// One request opens a new commit; requests arriving meanwhile are answered from
+    /// the commit open until then (a request that finds no opening under way opens
+    /// it itself, so a client that asks after a commit finished sees it).
     pub fn library(&self) -> Result<Arc<Snapshot>> {
         let now = stamp(&self.dir.join(MANIFEST));
-        let mut slot = lock(&self.library);
-        if let Some(s) = slot.as_ref() {
+        let current = lock(&self.library).clone();
+        if let Some(s) = current.as_ref() {
+            if s.stamp == now && now.is_some() {
+                return Ok(Arc::clone(s));
+            }
+        }
+        let _opening = match self.opening.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => match current {
+                Some(s) => return Ok(s),
+                None => lock(&self.opening),
+            },
+        };
+        // Opened by the request this one waited for.
+        let now = stamp(&self.dir.join(MANIFEST));
+        if let Some(s) = lock(&self.library).as_ref() {
             if s.stamp == now && now.is_some() {
                 return Ok(Arc::clone(s));
             }
@@ -190,8 +267,15 @@ impl State {
         let lib = app::open_library(&self.dir)?;
         let tfidf = crate::recommend::library_tfidf(&lib)?;
         tracing::info!(commit = lib.commit(), papers = lib.len(), "library opened");
-        let rows = crate::recommend::TextRows::owned(&lib, tfidf.clone());
         let vocabulary = crate::recommend::stored_tfidf(&lib).map(|t| t.fitted_commit);
+        // The papers' rows of the commit before stay good for unchanged papers when the
+        // vocabulary is the same: the first requests after a commit find them made.
+        let rows = match current.as_ref() {
+            Some(old) if vocabulary.is_some() && old.vocabulary == vocabulary => {
+                crate::recommend::TextRows::owned_from(&lib, tfidf.clone(), &old.lib, &old.rows)
+            }
+            _ => crate::recommend::TextRows::owned(&lib, tfidf.clone()),
+        };
         let snap = Arc::new(Snapshot {
             vocabulary,
             lib,
@@ -199,7 +283,7 @@ impl State {
             rows,
             stamp: now,
         });
-        *slot = Some(Arc::clone(&snap));
+        *lock(&self.library) = Some(Arc::clone(&snap));
         Ok(snap)
     }
 
@@ -212,6 +296,15 @@ impl State {
 
     /// `profile` trained against `snap` for `collection` (`None`: the whole feed),
     /// from the cache when neither changed.
+    ///
+    /// When the cache holds an older model of this feed (same vocabulary) and a change
+    /// of this user made through the server is still being retrained, or another
+    /// request is training this feed right now, the older model answers at once
+    /// instead of waiting: the listing is then ranked by the model of the profile as it
+    /// was before that change, with the current profile's likes, dislikes and shown
+    /// papers left out as always. A request that finds no training under way trains
+    /// (once per feed, as before), so a client that waits for its like's answer before
+    /// asking again always gets the ranking of its current profile, as the CLI does.
     pub fn trained(
         &self,
         snap: &Snapshot,
@@ -219,30 +312,145 @@ impl State {
         collection: Option<&str>,
     ) -> Result<Arc<TrainedFeed>> {
         let key = query::training_key_for(profile, collection);
-        let commit = snap.vocabulary.unwrap_or_else(|| snap.lib.commit());
+        let commit = Self::vocabulary_of(snap);
         let slot = (profile.user.clone(), collection.map(String::from));
+        let (fresh, older) = {
+            let trained = lock(&self.trained);
+            match trained.get(&slot) {
+                Some((c, k, t)) if *c == commit => {
+                    if *k == key {
+                        (Some(Arc::clone(t)), None)
+                    } else {
+                        (None, Some(Arc::clone(t)))
+                    }
+                }
+                _ => (None, None),
+            }
+        };
+        if let Some(t) = fresh {
+            return Ok(t);
+        }
+        let one = Arc::clone(lock(&self.training).entry(slot.clone()).or_default());
+        if let Some(t) = older {
+            let changing = lock(&self.pending)
+                .get(&profile.user)
+                .is_some_and(|n| *n > 0);
+            let busy = one.try_lock().is_err();
+            if changing || busy {
+                return Ok(t);
+            }
+        }
+        self.train_slot(snap, profile, collection, &slot, &one)
+    }
+
+    /// The commit trained models are valid for: the tf-idf vocabulary's, or the
+    /// library's without a stored vocabulary.
+    fn vocabulary_of(snap: &Snapshot) -> u64 {
+        snap.vocabulary.unwrap_or_else(|| snap.lib.commit())
+    }
+
+    /// Train `slot` (single-flight through `one`) unless a fresh model of `profile`
+    /// is already cached.
+    fn train_slot(
+        &self,
+        snap: &Snapshot,
+        profile: &Profile,
+        collection: Option<&str>,
+        slot: &FeedSlot,
+        one: &Mutex<()>,
+    ) -> Result<Arc<TrainedFeed>> {
+        let key = query::training_key_for(profile, collection);
+        let commit = Self::vocabulary_of(snap);
         let cached = || {
             lock(&self.trained)
-                .get(&slot)
+                .get(slot)
                 .filter(|(c, k, _)| *c == commit && *k == key)
                 .map(|(_, _, t)| Arc::clone(t))
         };
         if let Some(t) = cached() {
             return Ok(t);
         }
-        let one = Arc::clone(lock(&self.training).entry(slot.clone()).or_default());
-        let _training = lock(&one);
+        let _training = lock(one);
         if let Some(t) = cached() {
             return Ok(t);
         }
-        let t = Arc::new(query::train(
-            &snap.lib,
-            snap.tfidf.as_ref(),
-            profile,
-            collection,
+        let started = Instant::now();
+        let t = Arc::new(query::train_with(
+            &snap.lib, &snap.rows, profile, collection,
         )?);
-        lock(&self.trained).insert(slot, (commit, key, Arc::clone(&t)));
+        tracing::info!(
+            user = %profile.user,
+            collection = ?collection,
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "trained"
+        );
+        lock(&self.trained).insert(slot.clone(), (commit, key, Arc::clone(&t)));
         Ok(t)
+    }
+
+    /// Change `user`'s profile with `change` (as [`State::change_profile`]), then
+    /// retrain their feeds that this server keeps (the whole feed always), so that
+    /// the next recommend finds them trained: the cost of a like is paid by the like,
+    /// not by the next read. Recommends of this user that arrive meanwhile are
+    /// answered from the previous model ([`State::trained`]). A failed retraining
+    /// (say, a profile left with nothing to rank by) is logged, never the change's
+    /// error: the next recommend trains and says why.
+    pub fn change_and_retrain<T>(&self, user: &str, change: impl Fn() -> Result<T>) -> Result<T> {
+        struct Pending<'a>(&'a State, String);
+        impl Drop for Pending<'_> {
+            fn drop(&mut self) {
+                let mut pending = lock(&self.0.pending);
+                if let Some(n) = pending.get_mut(&self.1) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        pending.remove(&self.1);
+                    }
+                }
+            }
+        }
+        *lock(&self.pending).entry(user.to_string()).or_default() += 1;
+        let _pending = Pending(self, user.to_string());
+        let out = self.change_profile(user, change)?;
+        if let Err(e) = self.retrain(user) {
+            tracing::warn!(user, "retraining after a profile change: {e}");
+        }
+        Ok(out)
+    }
+
+    /// Retrain `user`'s kept feeds against the current library and their profile as
+    /// it is now, one retraining at a time in the server; a feed already trained on
+    /// the current profile (by a retraining that began after this change) is left.
+    pub fn retrain(&self, user: &str) -> Result<()> {
+        let _one_at_a_time = lock(&self.retraining);
+        match &self.retrain_pool {
+            Some(pool) => pool.install(|| self.retrain_now(user)),
+            None => self.retrain_now(user),
+        }
+    }
+
+    fn retrain_now(&self, user: &str) -> Result<()> {
+        let snap = self.library()?;
+        let profile = self.profile(user)?;
+        let mut slots: Vec<FeedSlot> = lock(&self.trained)
+            .keys()
+            .filter(|(u, _)| u == user)
+            .cloned()
+            .collect();
+        let whole: FeedSlot = (user.to_string(), None);
+        if !slots.contains(&whole) {
+            slots.push(whole);
+        }
+        if profile.is_empty() {
+            return Ok(());
+        }
+        let mut failed = Ok(());
+        for slot in slots {
+            let one = Arc::clone(lock(&self.training).entry(slot.clone()).or_default());
+            if let Err(e) = self.train_slot(&snap, &profile, slot.1.as_deref(), &slot, &one) {
+                failed = Err(e);
+            }
+        }
+        failed
     }
 
     /// Run a profile change of `user`: one at a time in this process, waiting a little

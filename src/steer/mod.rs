@@ -22,7 +22,9 @@
 //! Words and phrases match whole words of the title and abstract, case- and
 //! accent-insensitively ([`text::fold`]); a phrase matches its words in a row
 //! ("state of the art" also matches "state-of-the-art"); a word ending in `*` matches
-//! every word it begins ("transformer*" matches "transformers").
+//! every word it begins ("transformer*" matches "transformers"). An excluded word
+//! always matches every word it begins ("channel" excludes "channels" and
+//! "channelized"): a paper the user said they never want stays out in its plural too.
 
 pub mod names;
 pub mod text;
@@ -48,11 +50,21 @@ impl Phrase {
     /// Whether the phrase occurs in `words` (folded words of a text, as
     /// [`text::words`] makes them), its words in a row.
     pub fn occurs_in(&self, words: &[(String, bool)]) -> bool {
+        self.occurs(words, false)
+    }
+
+    /// Whether the phrase occurs in `words` with each of its words taken as the start
+    /// of a word ("channel" occurs in "channels"): how an excluded phrase matches.
+    pub fn begins_in(&self, words: &[(String, bool)]) -> bool {
+        self.occurs(words, true)
+    }
+
+    fn occurs(&self, words: &[(String, bool)], all_prefixes: bool) -> bool {
         let n = self.words.len();
         words.len() >= n
             && words.windows(n).any(|w| {
                 w.iter().zip(&self.words).all(|((t, _), (p, prefix))| {
-                    if *prefix {
+                    if *prefix || all_prefixes {
                         t.starts_with(p.as_str())
                     } else {
                         t == p
@@ -143,7 +155,7 @@ impl Rules {
         } else {
             rule_words(paper)
         };
-        if self.exclude.iter().any(|p| p.occurs_in(&words)) {
+        if self.exclude.iter().any(|p| p.begins_in(&words)) {
             return Verdict::Excluded;
         }
         if let Some(name) = self.followed(paper) {
@@ -154,6 +166,49 @@ impl Rules {
         }
         Verdict::Ranked
     }
+}
+
+/// The most papers by followed authors a follow-only profile trains on
+/// ([`follow_profile`]): the latest ones, so a prolific author costs no more than a
+/// profile with this many likes.
+pub const FOLLOWED_AS_LIKES: usize = 100;
+
+/// A profile that follows authors and has nothing else to rank by (no like, interest
+/// or imported paper in any collection): the same profile with the followed authors'
+/// papers among `papers` (the library, in its order; the latest
+/// [`FOLLOWED_AS_LIKES`] by listing day) as its likes, so that a model of what they
+/// write ranks the rest of the day. The followed authors' papers of the day are listed
+/// anyway (rule 2, reason "you follow NAME"); the others' reason is the closest of the
+/// authors' papers. `None` for any other profile, or when no paper of the library is
+/// by a followed author (the caller then says there is nothing to rank by).
+pub fn follow_profile<'a>(
+    profile: &Profile,
+    papers: impl Iterator<Item = &'a Paper>,
+) -> Option<Profile> {
+    if profile.follows.is_empty() || !profile.is_empty() {
+        return None;
+    }
+    let rules = Rules::of(profile);
+    let mut by: Vec<(Option<chrono::NaiveDate>, usize, &Paper)> = papers
+        .enumerate()
+        .filter(|(_, p)| rules.followed(p).is_some())
+        .map(|(k, p)| (p.listed, k, p))
+        .collect();
+    if by.is_empty() {
+        return None;
+    }
+    // Latest first (later listing day, then later in the library).
+    by.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    by.truncate(FOLLOWED_AS_LIKES);
+    let mut implicit = profile.clone();
+    implicit.likes = by
+        .into_iter()
+        .map(|(_, _, p)| crate::library::profiles::Mark {
+            id: p.id.clone(),
+            at: profile.updated,
+        })
+        .collect();
+    Some(implicit)
 }
 
 /// What the rules say of one paper.
@@ -268,6 +323,10 @@ mod tests {
         assert!(!has("graph"), "whole words only");
         assert!(!has("the state"), "in a row, in order");
         assert!(!has("transformer"));
+        let begins = |p: &str| Phrase::parse(p).unwrap().begins_in(&words);
+        assert!(begins("transformer") && begins("graph") && begins("state of the ar"));
+        assert!(!begins("raphs"), "the start of a word, not any part of it");
+        assert!(!begins("the state"), "in a row, in order");
         assert!(Phrase::parse(" -- ").is_none());
         assert_eq!(
             Phrase::parse("Graph  Neural*").unwrap().key(),
@@ -311,7 +370,7 @@ mod tests {
             ["c", "d"]
         );
 
-        profile.keywords.exclude.push(rule("diffusion"));
+        profile.keywords.exclude.push(rule("diffusio"));
         let picks = apply(&Rules::of(&profile), &refs, &scores, 3, |_| true);
         assert_eq!(
             ids(&picks),
