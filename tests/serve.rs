@@ -51,7 +51,7 @@ fn ok_in(args: &[&str], stdin: Option<&str>) -> String {
 
 /// A running `paperscout serve`, killed when dropped.
 pub(crate) struct Server {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
 }
 
@@ -78,6 +78,17 @@ impl Server {
             .parse()
             .unwrap();
         Server { child, addr }
+    }
+}
+
+impl Server {
+    /// SIGTERM, then wait for a successful exit.
+    pub(crate) fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "{exit:?}");
     }
 }
 
@@ -827,11 +838,7 @@ fn serve_stops_on_sigterm_and_pages_need_a_session_with_csrf() {
     assert_eq!(last, 429);
 
     // SIGTERM: a graceful exit.
-    let pid = server.child.id().to_string();
-    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(status.success());
-    let exit = server.child.wait().unwrap();
-    assert!(exit.success(), "{exit:?}");
+    server.terminate();
 
     // A restart keeps the session; the file holds only its hash, not the cookie.
     let saved = std::fs::read_to_string(Path::new(l).join("sessions.json")).unwrap();

@@ -247,3 +247,79 @@ fn serve_sets_follows_keywords_and_threshold_as_the_cli_does() {
     let p = get(a, "/api/v1/profile", &ann).json();
     assert!(p["threshold"].is_null(), "{p}");
 }
+
+/// The history's papers of `day` for `user`, as the CLI reads the profile's file.
+fn history_ids(l: &str, user: &str, day: &str) -> Vec<String> {
+    let out = ok(&["history", user, "--format", "json", "--library", l]);
+    let h: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    h["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["day"] == day)
+        .flat_map(|d| d["papers"].as_array().unwrap().iter())
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn serve_writes_shown_papers_off_the_request_and_all_of_them_at_shutdown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (l, ann) = setup(tmp.path(), "ann");
+    let mut server = Server::start(&l, &[]);
+    let a = server.addr;
+    const EARLIER: &str = "2026-05-28";
+    let listed = |query: &str| {
+        let r = get(a, &format!("/api/v1/recommend?{query}"), &ann);
+        assert_eq!(r.status, 200, "{query}: {}", r.body);
+        ids(&r.json())
+    };
+    // The last two days, not recorded: what the API lists before and after.
+    let both_days = "since=2&top=40&record=false";
+    let before = listed(both_days);
+    let earlier = listed(&format!("date={EARLIER}&top=15"));
+    assert!(earlier.len() >= 6, "{earlier:?}");
+    assert!(
+        earlier.iter().any(|id| before.contains(id)),
+        "the test needs {EARLIER}'s listing to meet the two days': {before:?}"
+    );
+    // The server's own reads see the listing at once: counted in the profile, and
+    // left out of a later listing of the two days.
+    let p = get(a, "/api/v1/profile", &ann).json();
+    assert!(p["shown"].as_u64().unwrap() >= earlier.len() as u64, "{p}");
+    let after = listed(both_days);
+    assert!(
+        after.iter().all(|id| !earlier.contains(id)),
+        "shown on {EARLIER}, listed again: {after:?}"
+    );
+    // The file has them a moment later (a bound on waiting, not a speed claim).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while history_ids(&l, "ann", EARLIER) != earlier {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{EARLIER}'s listing never reached the profile: {:?}",
+            history_ids(&l, "ann", EARLIER)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Then the CLI, reading the file, lists the two days as the API does.
+    let cli = ok(&[
+        "recommend",
+        "ann",
+        "--since",
+        "2",
+        "--top",
+        "40",
+        "--format",
+        "json",
+        "--no-record",
+        "--library",
+        &l,
+    ]);
+    assert_eq!(ids(&serde_json::from_str(&cli).unwrap()), after);
+    // Listed, then SIGTERM at once: a graceful stop writes what is queued.
+    assert!(history_ids(&l, "ann", DAY).is_empty());
+    let last = api_ids(a, &ann);
+    server.terminate();
+    assert_eq!(history_ids(&l, "ann", DAY), last);
+}

@@ -424,8 +424,21 @@ pub fn record_shown(dir: &std::path::Path, user: &str, listing: &render::Listing
             return Ok(());
         }
     }
-    let mut edit = store.edit(user, profiles::now())?;
-    edit.profile.add_shown(&ids, day, profiles::now());
+    record_shown_days(dir, user, &[(day, ids)])
+}
+
+/// Remember several listings (`(listing day, ids)`) as shown to `user` in one write of
+/// their profile (under the profiles' lock).
+pub fn record_shown_days(
+    dir: &std::path::Path,
+    user: &str,
+    listings: &[(NaiveDate, Vec<String>)],
+) -> Result<()> {
+    let now = profiles::now();
+    let mut edit = Profiles::new(dir).edit(user, now)?;
+    for (day, ids) in listings {
+        edit.profile.add_shown(ids, *day, now);
+    }
     edit.save()?;
     Ok(())
 }

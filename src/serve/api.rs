@@ -151,9 +151,7 @@ pub fn recommend(
     let out =
         query::recommend_trained_with(&snap.lib, &snap.rows, &profile, &trained, &unrecorded)?;
     if req.record {
-        state.change_profile(&req.user, || {
-            query::record_shown(&state.dir, &req.user, &out.listing)
-        })?;
+        state.record_shown(&profile, &out.listing)?;
     }
     Ok(out)
 }

@@ -196,7 +196,8 @@ pub fn run_serve(dir: PathBuf, models: Models, args: &ServeArgs) -> Result<()> {
     let state = Arc::new(State::new(dir, models));
     // Open the library before the first request (and fail now when it cannot be).
     state.library()?;
-    rt.block_on(async move {
+    let writer = state.start_shown_writer()?;
+    let served = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .map_err(|e| Error::Invalid(format!("cannot listen on {}: {e}", args.addr)))?;
@@ -212,12 +213,15 @@ pub fn run_serve(dir: PathBuf, models: Models, args: &ServeArgs) -> Result<()> {
         eprintln!("paperscout: listening on http://{addr}");
         axum::serve(
             listener,
-            router(state).into_make_service_with_connect_info::<SocketAddr>(),
+            router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| Error::Invalid(format!("serving on {addr}: {e}")))
-    })
+    });
+    // The papers shown to users reach their profiles before the process ends.
+    state.stop_shown_writer(writer);
+    served
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -13,19 +13,20 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::app::query::TrainedFeed;
 use crate::app::{self, query, Models};
 use crate::error::{Error, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::library::accounts::{random_hex, token_hash, AccountSet, Accounts};
 use crate::library::profiles::{self, Profile, Profiles};
 use crate::library::{Library, MANIFEST};
 use crate::rank::Tfidf;
+use crate::render;
 
 /// How a file looked when last read: a commit renames a new file over it, which changes
 /// its inode, length or time.
@@ -131,7 +132,33 @@ pub struct State {
     /// Profile changes of this process, one at a time per user (the file lock refuses
     /// a second holder instead of waiting); different users' changes run side by side.
     profile_writes: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Listings shown through this server that the background writer has not yet
+    /// written to their users' profiles ([`State::record_shown`]).
+    shown: ShownQueue,
 }
+
+/// Listings waiting for the writer of shown papers, by user: `(listing day, ids)` in
+/// the order they were shown. The writer removes what it wrote only once it is in the
+/// profile's file, so a reader always finds a listing in one place or the other.
+#[derive(Default)]
+struct ShownQueue {
+    state: Mutex<ShownState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct ShownState {
+    by_user: HashMap<String, Vec<(NaiveDate, Vec<String>)>>,
+    /// A writer thread runs ([`State::start_shown_writer`]); without one, listings
+    /// are written before the request is answered.
+    running: bool,
+    /// Write what is left, then end.
+    stop: bool,
+}
+
+/// The thread writing shown papers, from [`State::start_shown_writer`]; hand it back
+/// to [`State::stop_shown_writer`] to write what is left and end it.
+pub struct ShownWriter(std::thread::JoinHandle<()>);
 
 fn idle_end() -> DateTime<Utc> {
     profiles::now() + chrono::Duration::from_std(SESSION_IDLE).unwrap_or(chrono::Duration::days(14))
@@ -232,6 +259,7 @@ impl State {
             sessions: Mutex::new(load_sessions(&dir)),
             attempts: Mutex::new(HashMap::new()),
             profile_writes: Mutex::new(HashMap::new()),
+            shown: ShownQueue::default(),
         }
     }
 
@@ -287,11 +315,143 @@ impl State {
         Ok(snap)
     }
 
-    /// `user`'s profile; an empty one when they have none yet.
+    /// `user`'s profile; an empty one when they have none yet. Listings this server
+    /// showed them that the writer has not written yet are in it, as they will be in
+    /// the file.
     pub fn profile(&self, user: &str) -> Result<Profile> {
-        Ok(Profiles::new(&self.dir)
+        let mut profile = Profiles::new(&self.dir)
             .load(user)?
-            .unwrap_or_else(|| Profile::new(user, profiles::now())))
+            .unwrap_or_else(|| Profile::new(user, profiles::now()));
+        let queue = lock(&self.shown.state);
+        if let Some(listings) = queue.by_user.get(user) {
+            let now = profiles::now();
+            for (day, ids) in listings {
+                profile.add_shown(ids, *day, now);
+            }
+        }
+        Ok(profile)
+    }
+
+    /// Remember the papers of `listing` as shown to `profile`'s user for its day.
+    /// With the writer running ([`State::start_shown_writer`]) the listing is queued
+    /// and the request answered at once: the profile this server reads has it at once
+    /// ([`State::profile`]), the file a moment later, in one write for everything
+    /// queued meanwhile; a listing already in `profile` (the same day listed again)
+    /// is not queued. Without the writer it is written before returning.
+    pub fn record_shown(&self, profile: &Profile, listing: &render::Listing) -> Result<()> {
+        let Some(day) = listing.date else {
+            return Ok(());
+        };
+        let known = |id: &str| profile.shown.iter().any(|s| s.listing == day && s.id == id);
+        if listing.items.iter().all(|i| known(&i.id)) {
+            return Ok(());
+        }
+        let user = &profile.user;
+        {
+            let mut queue = lock(&self.shown.state);
+            if queue.running && !queue.stop {
+                let ids = listing.items.iter().map(|i| i.id.clone()).collect();
+                queue
+                    .by_user
+                    .entry(user.clone())
+                    .or_default()
+                    .push((day, ids));
+                self.shown.wake.notify_one();
+                return Ok(());
+            }
+        }
+        self.change_profile(user, || query::record_shown(&self.dir, user, listing))
+    }
+
+    /// Start the thread that writes queued listings to their users' profiles.
+    pub fn start_shown_writer(self: &Arc<Self>) -> Result<ShownWriter> {
+        let state = Arc::clone(self);
+        let handle = std::thread::Builder::new()
+            .name("shown-writer".into())
+            .spawn(move || state.write_shown())
+            .map_err(|e| Error::Invalid(format!("starting the writer of shown papers: {e}")))?;
+        lock(&self.shown.state).running = true;
+        Ok(ShownWriter(handle))
+    }
+
+    /// Write every queued listing and end the writer (at shutdown); listings shown
+    /// after this are written before their request is answered.
+    pub fn stop_shown_writer(&self, writer: ShownWriter) {
+        lock(&self.shown.state).stop = true;
+        self.shown.wake.notify_all();
+        if writer.0.join().is_err() {
+            tracing::error!("the writer of shown papers ended in a panic");
+        }
+        let mut queue = lock(&self.shown.state);
+        queue.running = false;
+        for (user, listings) in queue.by_user.drain() {
+            tracing::error!(
+                user = %user,
+                listings = listings.len(),
+                "shown papers not written to the profile"
+            );
+        }
+    }
+
+    /// The writer's loop: wait for queued listings, write each user's in one profile
+    /// change, remove them from the queue once written. A failed write is logged and
+    /// tried again a second later (at shutdown: once more, then given up).
+    fn write_shown(&self) {
+        let mut failures = 0u32;
+        loop {
+            let (batch, stopping) = {
+                let mut queue = lock(&self.shown.state);
+                while queue.by_user.is_empty() && !queue.stop {
+                    queue = self
+                        .shown
+                        .wake
+                        .wait(queue)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+                if queue.by_user.is_empty() {
+                    return;
+                }
+                let batch: Vec<(String, Vec<(NaiveDate, Vec<String>)>)> = queue
+                    .by_user
+                    .iter()
+                    .map(|(u, l)| (u.clone(), l.clone()))
+                    .collect();
+                (batch, queue.stop)
+            };
+            let mut failed = false;
+            for (user, listings) in batch {
+                let written = self.change_profile(&user, || {
+                    query::record_shown_days(&self.dir, &user, &listings)
+                });
+                let mut queue = lock(&self.shown.state);
+                match written {
+                    Ok(()) => {
+                        if let Some(left) = queue.by_user.get_mut(&user) {
+                            left.drain(..listings.len().min(left.len()));
+                            if left.is_empty() {
+                                queue.by_user.remove(&user);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        tracing::warn!(user = %user, "writing shown papers: {e}");
+                        if stopping && failures > 0 {
+                            queue.by_user.remove(&user);
+                            tracing::error!(user = %user, "shown papers not written: {e}");
+                        }
+                    }
+                }
+            }
+            if failed {
+                failures += 1;
+                if !stopping {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            } else {
+                failures = 0;
+            }
+        }
     }
 
     /// `profile` trained against `snap` for `collection` (`None`: the whole feed),
