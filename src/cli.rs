@@ -181,6 +181,11 @@ pub struct EvalArgs {
     /// nearest liked paper (the rule `recommend` uses), at this weight (repeatable).
     #[arg(long)]
     pub nearest_cost: Vec<f32>,
+    /// With --collections: also run the merged feed with this part (0-1) of each
+    /// day's places shared out evenly among the collections before the rest go by
+    /// score (repeatable; `recommend` shares 0.5).
+    #[arg(long)]
+    pub min_share: Vec<f32>,
     /// With --similar: compare the tf-idf variants of the README's study (author
     /// names, bigrams, document-frequency cuts) instead of only the one
     /// `similar` uses; one vectoriser fit per variant (a few seconds each on 27k papers).
@@ -877,6 +882,7 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
         fit_calibration: args.fit_calibration,
         weak_costs: args.weak_cost.clone(),
         nearest_costs: args.nearest_cost.clone(),
+        min_shares: args.min_share.clone(),
         likes: if args.fit_calibration {
             (1, 30)
         } else {

@@ -625,7 +625,10 @@ pub fn recommend_with(
 /// ([`rank::MergeRule::NearestLike`]): a paper is listed under the collection of the
 /// liked paper closest to it (the one its reason names), with that collection's
 /// calibrated 0-1 score. Best first (ties: the higher margin, the earlier paper);
-/// `min_score` is on the calibrated score.
+/// `min_score` is on the calibrated score. With several collections, half the places
+/// (after followed authors' papers) go first to each collection's best papers, split
+/// evenly ([`rank::FeedMerge::min_share`]), so that a collection whose scores run low
+/// still has its best papers listed.
 pub fn recommend_feed_with(
     lib: &Library,
     text_rows: &TextRows<'_>,
@@ -633,19 +636,19 @@ pub fn recommend_feed_with(
     models: &[Trained],
     opts: &RecommendOptions,
 ) -> Result<Vec<Item>> {
-    recommend_feed_merged(lib, text_rows, profile, models, opts, rank::FEED_MERGE.rule)
+    recommend_feed_merged(lib, text_rows, profile, models, opts, rank::FEED_MERGE)
 }
 
-/// [`recommend_feed_with`] merging the collections' lists by `rule`
-/// ([`rank::merge_scores`]): what `recommend` does is [`rank::FEED_MERGE`]'s; the
-/// others are for studies.
+/// [`recommend_feed_with`] merging the collections' lists by `merge.rule`
+/// ([`rank::merge_scores`]) and sharing places by `merge.min_share`: what `recommend`
+/// does is [`rank::FEED_MERGE`]'s; the others are for studies.
 pub fn recommend_feed_merged(
     lib: &Library,
     text_rows: &TextRows<'_>,
     profile: &Profile,
     models: &[Trained],
     opts: &RecommendOptions,
-    rule: rank::MergeRule,
+    merge: rank::FeedMerge,
 ) -> Result<Vec<Item>> {
     let wanted: Vec<String> = opts.categories.iter().map(|c| c.to_lowercase()).collect();
     let seen = profile.seen(opts.to);
@@ -681,7 +684,7 @@ pub fn recommend_feed_merged(
     // The margin breaks ties of the score (calibrated scores stop at 1).
     let pairs: Vec<(&rank::ProfileModel, &rank::Calibration)> =
         models.iter().map(|t| (&t.model, &t.calibration)).collect();
-    let best = rank::merge_scores(&pairs, &rows, rule)?;
+    let best = rank::merge_scores(&pairs, &rows, merge.rule)?;
     let mut order: Vec<usize> = (0..candidates.len())
         .filter(|&k| !best[k].score.is_nan())
         .collect();
@@ -695,6 +698,7 @@ pub fn recommend_feed_merged(
     // The user's own rules (followed authors, keywords) pick the list from that order.
     let papers: Vec<&Paper> = candidates.iter().map(|&(_, p, _)| p).collect();
     let scores: Vec<f32> = best.iter().map(|b| b.score).collect();
+    let under: Vec<usize> = best.iter().map(|b| b.model).collect();
     let picks = crate::steer::apply_ordered(
         &crate::steer::Rules::of(profile),
         &papers,
@@ -702,6 +706,11 @@ pub fn recommend_feed_merged(
         order,
         opts.top,
         |s| opts.min_score.is_none_or(|m| s >= m),
+        Some(crate::steer::Shares {
+            under: &under,
+            collections: models.len(),
+            min_share: merge.min_share,
+        }),
     );
     Ok(picks
         .into_iter()

@@ -157,7 +157,11 @@ fn merge_rules_on_the_sample() {
     };
     for rule in [MergeRule::BestScore, MergeRule::NearestLike] {
         for weak_cost in [0.0, 0.1, 0.25] {
-            let merge = FeedMerge { weak_cost, rule };
+            let merge = FeedMerge {
+                weak_cost,
+                rule,
+                min_share: 0.0,
+            };
             let models = recommend::train_feed_merged(
                 &lib,
                 &rows,
@@ -168,7 +172,7 @@ fn merge_rules_on_the_sample() {
             )
             .unwrap();
             let items =
-                recommend::recommend_feed_merged(&lib, &rows, &profile, &models, &opts, rule)
+                recommend::recommend_feed_merged(&lib, &rows, &profile, &models, &opts, merge)
                     .unwrap();
             let field = |i: &paperscout::render::Item| i.categories.first().cloned();
             let wrong: Vec<String> = items
@@ -199,5 +203,99 @@ fn merge_rules_on_the_sample() {
                 under("vision")
             );
         }
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(paperscout_corpus),
+    ignore = "needs the corpus: set PAPERSCOUT_DATA (README, Tests)"
+)]
+fn a_collection_whose_scores_run_low_still_has_its_share_of_the_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (l, _, _) = two_collections(tmp.path());
+    let top = 10;
+    let sure = paperscout::rank::min_each(top, 2, paperscout::rank::FEED_MERGE.min_share);
+    assert_eq!(sure, 2, "half of 10 places split between two collections");
+    let list = |args: &[&str]| {
+        let mut all = vec!["recommend", "ada", "--date", DAY, "--format", "json"];
+        all.extend(args);
+        all.extend(["--no-record", "--library", &l]);
+        let v: serde_json::Value = serde_json::from_str(&common::cli_ok(&all)).unwrap();
+        v["items"].as_array().unwrap().clone()
+    };
+    // The whole day by score, and the top 10 by score alone (the library's merge
+    // with no share): on this day the vision model's calibrated scores run below the
+    // information-theory model's, and score alone lists no vision paper in 10.
+    let day = list(&["--top", "80"]);
+    let lib = Library::open_any_model(&l).unwrap();
+    let profile = Profiles::new(&l).get("ada").unwrap();
+    let tfidf = recommend::library_tfidf(&lib).unwrap();
+    let rows = recommend::TextRows::new(&lib, tfidf.as_ref());
+    let by_score = FeedMerge {
+        min_share: 0.0,
+        ..paperscout::rank::FEED_MERGE
+    };
+    let models = recommend::train_feed_merged(
+        &lib,
+        &rows,
+        &profile,
+        &RankConfig::default(),
+        None,
+        by_score,
+    )
+    .unwrap();
+    let opts = RecommendOptions {
+        from: chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap(),
+        to: chrono::NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap(),
+        top,
+        min_score: None,
+        categories: Vec::new(),
+        include_seen: false,
+    };
+    let alone =
+        recommend::recommend_feed_merged(&lib, &rows, &profile, &models, &opts, by_score).unwrap();
+    let vision_alone = alone
+        .iter()
+        .filter(|i| i.collection.as_deref() == Some("vision"))
+        .count();
+    assert!(
+        vision_alone < sure,
+        "the test needs a day where score alone lists fewer than {sure} vision papers: {vision_alone}"
+    );
+
+    // recommend: the vision collection's best `sure` papers of the day are in the 10,
+    // the others are the day's best by score, and the list still descends by score.
+    let listed = list(&["--top", "10"]);
+    assert_eq!(listed.len(), top);
+    let ids = |items: &[serde_json::Value]| -> Vec<String> {
+        items
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let under = |c: &str| -> Vec<serde_json::Value> {
+        day.iter()
+            .filter(|i| i["collection"] == c)
+            .cloned()
+            .collect()
+    };
+    let vision_best = ids(&under("vision")[..sure]);
+    let it_best = ids(&under("it")[..top - sure]);
+    let mut want: Vec<String> = vision_best.iter().chain(&it_best).cloned().collect();
+    let mut got = ids(&listed);
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "the day's best of each collection: {listed:?}");
+    let scores: Vec<f64> = listed
+        .iter()
+        .map(|i| i["score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "scores do not descend: {scores:?}"
+    );
+    for (i, item) in listed.iter().enumerate() {
+        assert_eq!(item["rank"], i + 1);
     }
 }

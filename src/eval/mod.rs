@@ -151,6 +151,10 @@ pub struct EvalOptions {
     /// ([`rank::MergeRule::NearestLike`], `recommend`'s rule).
     #[serde(default)]
     pub nearest_costs: Vec<f32>,
+    /// With `collections`: also run the merged feed with this part of each day's
+    /// places shared out evenly among the collections ([`rank::FeedMerge::min_share`];
+    /// `recommend`'s is [`rank::FEED_MERGE`]'s).
+    pub min_shares: Vec<f32>,
 }
 
 impl Default for EvalOptions {
@@ -181,6 +185,7 @@ impl Default for EvalOptions {
             fit_calibration: false,
             weak_costs: Vec::new(),
             nearest_costs: Vec::new(),
+            min_shares: Vec::new(),
         }
     }
 }
@@ -208,6 +213,19 @@ impl EvalOptions {
         }
         if self.test_until.is_some_and(|t| t < self.history_until) {
             return bad("eval: test_until is before history_until".into());
+        }
+        if let Some(s) = self.min_shares.iter().find(|s| !(0.0..=1.0).contains(*s)) {
+            return bad(format!(
+                "eval: --min-share {s}: expected a part of the places from 0 to 1"
+            ));
+        }
+        for (flag, costs) in [
+            ("--weak-cost", &self.weak_costs),
+            ("--nearest-cost", &self.nearest_costs),
+        ] {
+            if let Some(w) = costs.iter().find(|w| !(0.0..=1.0).contains(*w)) {
+                return bad(format!("eval: {flag} {w}: expected a weight from 0 to 1"));
+            }
         }
         Ok(())
     }
@@ -557,6 +575,21 @@ pub fn evaluate_with(
                 merge: rank::FeedMerge {
                     weak_cost: w,
                     rule,
+                    ..rank::FEED_MERGE
+                },
+            }));
+        }
+        for &share in &opts.min_shares {
+            rankers.push(Box::new(CalibratedRanker {
+                name: format!(
+                    "paperscout, one calibrated model per collection, merged, {share} of the places shared out among the collections"
+                ),
+                rank: opts.paperscout.rank.clone(),
+                tfidf: opts.paperscout.tfidf.clone(),
+                per_collection: true,
+                merge: rank::FeedMerge {
+                    min_share: share,
+                    ..rank::FEED_MERGE
                 },
             }));
         }
@@ -865,8 +898,9 @@ fn evaluate_user(
     let mut bin_sums = vec![vec![0.0f64; RELIABILITY_BINS]; rankers.len()];
     for (r, ranker) in rankers.iter().enumerate() {
         let t = Instant::now();
-        let scores = ranker.score_groups(ctx, &user.likes, &user.groups, days, seed)?;
+        let listed = ranker.list_groups(ctx, &user.likes, &user.groups, days, seed, k)?;
         seconds.push(t.elapsed().as_secs_f64());
+        let (scores, day_lists): (Vec<Vec<f32>>, Vec<Vec<usize>>) = listed.into_iter().unzip();
         if ranker.calibrated() {
             for (rel, s) in relevant.iter().zip(&scores) {
                 for (&is_rel, &x) in rel.iter().zip(s) {
@@ -880,8 +914,7 @@ fn evaluate_user(
         }
         let mut m = Vec::new();
         let mut day_tops = Vec::new();
-        for (rel, s) in relevant.iter().zip(&scores) {
-            let top = rank::top_k(s, k);
+        for (rel, top) in relevant.iter().zip(day_lists) {
             let n_rel = rel.iter().filter(|&&r| r).count();
             if n_rel > 0 {
                 let ranked: Vec<bool> = top.iter().map(|&i| rel[i]).collect();

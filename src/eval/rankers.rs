@@ -98,6 +98,28 @@ pub trait Ranker: Sync + Send {
         self.score_days(ctx, likes, days, seed)
     }
 
+    /// Each day's scores ([`Ranker::score_groups`]) and its top `k` as this ranker
+    /// lists them: by score, best first (ties: the earlier paper), unless the ranker
+    /// lists a merged feed of collections its own way.
+    fn list_groups(
+        &self,
+        ctx: &Context<'_>,
+        likes: &[usize],
+        groups: &[Vec<usize>],
+        days: &[Range<usize>],
+        seed: u64,
+        k: usize,
+    ) -> Result<Vec<(Vec<f32>, Vec<usize>)>> {
+        Ok(self
+            .score_groups(ctx, likes, groups, days, seed)?
+            .into_iter()
+            .map(|s| {
+                let top = rank::top_k(&s, k);
+                (s, top)
+            })
+            .collect())
+    }
+
     /// Whether its scores are calibrated relevances (0-1, or above 1 only to order
     /// papers whose relevance is capped at 1): the harness then measures their
     /// reliability.
@@ -150,6 +172,51 @@ impl Ranker for CalibratedRanker {
         days: &[Range<usize>],
         seed: u64,
     ) -> Result<Vec<Vec<f32>>> {
+        Ok(self
+            .merged_days(ctx, likes, groups, days, seed)?
+            .0
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect())
+    }
+    /// The top `k` as `recommend` lists a merged feed: each collection sure of its
+    /// share of the places ([`rank::min_each`], [`rank::pick_shared`]), the rest by
+    /// score.
+    fn list_groups(
+        &self,
+        ctx: &Context<'_>,
+        likes: &[usize],
+        groups: &[Vec<usize>],
+        days: &[Range<usize>],
+        seed: u64,
+        k: usize,
+    ) -> Result<Vec<(Vec<f32>, Vec<usize>)>> {
+        let (days, collections) = self.merged_days(ctx, likes, groups, days, seed)?;
+        Ok(days
+            .into_iter()
+            .map(|(s, under)| {
+                let order = rank::top_k(&s, s.len());
+                let order: Vec<usize> = order.into_iter().filter(|&i| !s[i].is_nan()).collect();
+                let each = rank::min_each(k, collections, self.merge.min_share);
+                let top = rank::pick_shared(&order, |i| under[i], k, each);
+                (s, top)
+            })
+            .collect())
+    }
+}
+
+impl CalibratedRanker {
+    /// Each day's scores and the model (collection) listing each candidate, and the
+    /// number of models.
+    #[allow(clippy::type_complexity)]
+    fn merged_days(
+        &self,
+        ctx: &Context<'_>,
+        likes: &[usize],
+        groups: &[Vec<usize>],
+        days: &[Range<usize>],
+        seed: u64,
+    ) -> Result<(Vec<(Vec<f32>, Vec<usize>)>, usize)> {
         let f = ctx.features_or_err(&self.tfidf)?;
         let all = [likes.to_vec()];
         let groups: Vec<&Vec<usize>> = if self.per_collection {
@@ -158,13 +225,15 @@ impl Ranker for CalibratedRanker {
             all.iter().collect()
         };
         let models = self.train(ctx, &groups, seed)?;
-        days.iter()
+        let days = days
+            .iter()
             .map(|r| {
                 let rows = ctx.rows(f, r.clone())?;
                 let pairs: Vec<(&rank::ProfileModel, &rank::Calibration)> =
                     models.iter().map(|(m, c)| (m, c)).collect();
-                Ok(rank::merge_scores(&pairs, &rows, self.merge.rule)?
-                    .into_iter()
+                let merged = rank::merge_scores(&pairs, &rows, self.merge.rule)?;
+                let scores = merged
+                    .iter()
                     .map(|b| {
                         if b.score >= 1.0 {
                             2.0 + b.margin.atan()
@@ -172,13 +241,13 @@ impl Ranker for CalibratedRanker {
                             b.score
                         }
                     })
-                    .collect())
+                    .collect();
+                Ok((scores, merged.iter().map(|b| b.model).collect()))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok((days, models.len()))
     }
-}
 
-impl CalibratedRanker {
     /// One calibrated model per group of likes, as `recommend` trains them.
     fn train(
         &self,

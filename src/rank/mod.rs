@@ -53,6 +53,8 @@ pub mod rng;
 pub mod svm;
 pub mod tfidf;
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use calibrate::Calibration;
@@ -362,6 +364,11 @@ pub struct FeedMerge {
     /// this weight ([`Weak`]; 0: its own likes only).
     pub weak_cost: f32,
     pub rule: MergeRule,
+    /// The part of the list's places (0-1) shared out evenly among the collections
+    /// before the rest go by score ([`min_each`], [`pick_shared`]): a collection
+    /// whose calibrated scores run lower than another's still has its best papers
+    /// listed. 0: by score alone.
+    pub min_share: f32,
 }
 
 /// What `recommend` does without `--collection`, chosen with `paperscout eval
@@ -373,7 +380,63 @@ pub struct FeedMerge {
 pub const FEED_MERGE: FeedMerge = FeedMerge {
     weak_cost: 0.1,
     rule: MergeRule::NearestLike,
+    min_share: 0.5,
 };
+
+/// Of `room` places of a merged feed's list, how many each of `collections` is sure
+/// of: `min_share` of them split evenly, rounded down (none with fewer than two
+/// collections).
+pub fn min_each(room: usize, collections: usize, min_share: f32) -> usize {
+    if collections < 2 || !(min_share > 0.0) {
+        return 0;
+    }
+    let share = f64::from(min_share.min(1.0)) * room as f64 / collections as f64;
+    share.floor() as usize
+}
+
+/// Which of `order` (the candidates that may be listed, best first) fill `room`
+/// places when each group (`group_of`: a merged feed's collection) is sure of
+/// `min_each` of them: every group's best `min_each` first (best first across groups
+/// while places last), then the best of the rest. Returned in `order`'s order; a
+/// group with fewer candidates leaves its places to the others.
+pub fn pick_shared(
+    order: &[usize],
+    group_of: impl Fn(usize) -> usize,
+    room: usize,
+    min_each: usize,
+) -> Vec<usize> {
+    let mut taken = vec![false; order.len()];
+    let mut left = room;
+    if min_each > 0 {
+        let mut per_group: HashMap<usize, usize> = HashMap::new();
+        for (n, &i) in order.iter().enumerate() {
+            if left == 0 {
+                break;
+            }
+            let count = per_group.entry(group_of(i)).or_default();
+            if *count < min_each {
+                *count += 1;
+                taken[n] = true;
+                left -= 1;
+            }
+        }
+    }
+    for t in taken.iter_mut() {
+        if left == 0 {
+            break;
+        }
+        if !*t {
+            *t = true;
+            left -= 1;
+        }
+    }
+    order
+        .iter()
+        .zip(taken)
+        .filter(|(_, t)| *t)
+        .map(|(&i, _)| i)
+        .collect()
+}
 
 /// One candidate of a merged feed: the model (collection) listing it, and that model's
 /// calibrated score and margin.
@@ -1035,6 +1098,40 @@ mod tests {
             anchors: vec![(Anchor::Liked(anchor.into()), at.to_vec())],
             stats: None,
         }
+    }
+
+    #[test]
+    fn shared_places_go_to_each_groups_best_then_by_order() {
+        // Candidates 0..10 best first; group 1 holds only 7 and 9.
+        let order: Vec<usize> = (0..10).collect();
+        let group = |i: usize| usize::from(i == 7 || i == 9);
+        // By order alone, group 1 gets nothing in 4 places.
+        assert_eq!(pick_shared(&order, group, 4, 0), vec![0, 1, 2, 3]);
+        // One place sure for each: group 1's best (7) replaces the last of group 0.
+        assert_eq!(pick_shared(&order, group, 4, 1), vec![0, 1, 2, 7]);
+        // Two each: both of group 1's.
+        assert_eq!(pick_shared(&order, group, 4, 2), vec![0, 1, 7, 9]);
+        // A group with fewer candidates than its share leaves the places to others.
+        assert_eq!(pick_shared(&order, group, 6, 3), vec![0, 1, 2, 3, 7, 9]);
+        // Fewer candidates than places: all of them.
+        assert_eq!(pick_shared(&order[..3], group, 6, 3), vec![0, 1, 2]);
+        // Not the candidates' own order: the order given is kept.
+        let order = [9, 4, 7, 0];
+        assert_eq!(pick_shared(&order, group, 2, 1), vec![9, 4]);
+        assert_eq!(pick_shared(&order, |i| i % 2, 2, 1), vec![9, 4]);
+    }
+
+    #[test]
+    fn min_each_splits_the_share_evenly_rounded_down() {
+        assert_eq!(min_each(20, 2, 0.5), 5);
+        assert_eq!(min_each(20, 3, 0.5), 3);
+        assert_eq!(min_each(10, 3, 0.5), 1);
+        assert_eq!(min_each(10, 2, 1.0), 5);
+        assert_eq!(min_each(10, 2, 2.0), 5, "a share above 1 is all the places");
+        assert_eq!(min_each(10, 1, 0.5), 0, "one collection: by score");
+        assert_eq!(min_each(10, 2, 0.0), 0);
+        assert_eq!(min_each(10, 2, f32::NAN), 0);
+        assert_eq!(min_each(0, 2, 0.5), 0);
     }
 
     #[test]

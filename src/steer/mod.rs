@@ -17,7 +17,9 @@
 //! 3. **Require** (`--require PHRASE`): of the other papers, only those holding at
 //!    least one required word or phrase are listed (a followed author's paper is
 //!    listed without one: following is the narrower request).
-//! 4. The rest, best score first, fill the list up to `--top`.
+//! 4. The rest, best score first, fill the list up to `--top`; in a merged feed of
+//!    several collections, half of those places go first to each collection's best
+//!    papers, split evenly ([`crate::rank::FEED_MERGE`]`.min_share`).
 //!
 //! Words and phrases match whole words of the title and abstract, case- and
 //! accent-insensitively ([`text::fold`]); a phrase matches its words in a row
@@ -28,6 +30,8 @@
 
 pub mod names;
 pub mod text;
+
+use std::collections::HashSet;
 
 use crate::library::profiles::Profile;
 use crate::paper::Paper;
@@ -245,11 +249,24 @@ pub fn apply(
 ) -> Vec<Pick> {
     let mut order: Vec<usize> = (0..papers.len().min(scores.len())).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    apply_ordered(rules, papers, scores, order, top, keep)
+    apply_ordered(rules, papers, scores, order, top, keep, None)
+}
+
+/// The collections of a merged feed, for [`apply_ordered`]: the collection listing
+/// each candidate (`under[i]`, an index below `collections`) and the part of the
+/// list's places shared out evenly among them ([`crate::rank::FeedMerge::min_share`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Shares<'a> {
+    pub under: &'a [usize],
+    pub collections: usize,
+    pub min_share: f32,
 }
 
 /// [`apply`] with the candidates' ranking given (`order`: indexes, best first; those
-/// left out are not listed), for a caller whose ties are broken by more than the score.
+/// left out are not listed), for a caller whose ties are broken by more than the score;
+/// with `shares`, the places left after followed authors' papers are filled as
+/// [`crate::rank::pick_shared`] says (each collection's best first), the list still in
+/// `order`'s order.
 pub fn apply_ordered(
     rules: &Rules,
     papers: &[&Paper],
@@ -257,6 +274,7 @@ pub fn apply_ordered(
     order: Vec<usize>,
     top: usize,
     keep: impl Fn(f32) -> bool,
+    shares: Option<Shares<'_>>,
 ) -> Vec<Pick> {
     let order: Vec<usize> = order
         .into_iter()
@@ -271,7 +289,22 @@ pub fn apply_ordered(
     let followed = (0..order.len())
         .filter(|&n| matches!(verdict(n), Verdict::Followed(_)))
         .count();
-    let mut room = top.saturating_sub(followed);
+    let room = top.saturating_sub(followed);
+    // The ranked candidates that may be listed, best first, and those that are.
+    let eligible: Vec<usize> = (0..order.len())
+        .filter(|&n| matches!(verdict(n), Verdict::Ranked) && keep(scores[order[n]]))
+        .collect();
+    let listed: HashSet<usize> = match shares {
+        Some(s) => crate::rank::pick_shared(
+            &eligible,
+            |n| s.under.get(order[n]).copied().unwrap_or(0),
+            room,
+            crate::rank::min_each(room, s.collections, s.min_share),
+        ),
+        None => eligible.into_iter().take(room).collect(),
+    }
+    .into_iter()
+    .collect();
     let mut picks = Vec::new();
     for (n, &i) in order.iter().enumerate() {
         match verdict(n) {
@@ -281,14 +314,11 @@ pub fn apply_ordered(
                 score: scores[i],
                 author: Some(name),
             }),
-            Verdict::Ranked if room > 0 && keep(scores[i]) => {
-                room -= 1;
-                picks.push(Pick {
-                    index: i,
-                    score: scores[i],
-                    author: None,
-                });
-            }
+            Verdict::Ranked if listed.contains(&n) => picks.push(Pick {
+                index: i,
+                score: scores[i],
+                author: None,
+            }),
             Verdict::Ranked => {}
         }
     }
