@@ -323,3 +323,76 @@ fn serve_writes_shown_papers_off_the_request_and_all_of_them_at_shutdown() {
     server.terminate();
     assert_eq!(history_ids(&l, "ann", DAY), last);
 }
+
+#[test]
+fn serve_likes_into_a_collection_as_the_cli_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (l, ann) = setup(tmp.path(), "ann");
+    let server = Server::start(&l, &[]);
+    let a = server.addr;
+    let first = api_ids(a, &ann);
+    assert!(first.len() >= 2, "{first:?}");
+    let r = post_json(
+        a,
+        "/api/v1/likes",
+        &ann,
+        &json!({ "ids": [first[0]], "collection": "second" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A collection's name is checked: 400 and nothing changed.
+    let bad = post_json(
+        a,
+        "/api/v1/likes",
+        &ann,
+        &json!({ "ids": [first[1]], "collection": "no/slashes" }),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(
+        bad.json()["error"].as_str().unwrap().contains("no/slashes"),
+        "{}",
+        bad.body
+    );
+    // The profile, as the CLI reads it: the like in that collection only.
+    let show: Value = serde_json::from_str(&ok(&[
+        "profile",
+        "ann",
+        "show",
+        "--format",
+        "json",
+        "--library",
+        &l,
+    ]))
+    .unwrap();
+    let second = &show["collections"]["second"]["likes"];
+    assert_eq!(second.as_array().map(Vec::len), Some(1), "{show}");
+    assert!(second.to_string().contains(&first[0]), "{show}");
+    assert!(!show["likes"].to_string().contains(&first[0]), "{show}");
+    for marks in [&show["likes"], &show["dislikes"], &show["collections"]] {
+        assert!(!marks.to_string().contains(&first[1]), "{show}");
+    }
+    // That collection's feed and the whole feed, as the CLI lists them.
+    for extra in [vec!["--collection", "second"], vec![]] {
+        let mut args = vec![
+            "recommend",
+            "ann",
+            "--date",
+            DAY,
+            "--top",
+            "15",
+            "--format",
+            "json",
+            "--no-record",
+            "--library",
+            &l,
+        ];
+        args.extend(&extra);
+        let cli = ids(&serde_json::from_str(&ok(&args)).unwrap());
+        let q = match extra.as_slice() {
+            [_, c] => format!("&collection={c}"),
+            _ => String::new(),
+        };
+        let api = get(a, &format!("/api/v1/recommend?date={DAY}&top=15{q}"), &ann);
+        assert_eq!(api.status, 200, "{}", api.body);
+        assert_eq!(ids(&api.json()), cli, "{extra:?}");
+    }
+}

@@ -281,15 +281,18 @@ fn one_to_a_thousand(list: Vec<String>, field: &str) -> Result<Vec<String>, ApiE
     Ok(list)
 }
 
-/// Like (`like`) or dislike `ids` as `user`.
+/// Like (`like`) or dislike `ids` as `user`, in `collection` (`None`: the default).
 pub fn mark(
     state: &State,
     user: &str,
     ids: &[String],
     like: bool,
+    collection: Option<&str>,
 ) -> crate::Result<serde_json::Value> {
     let snap = state.library()?;
-    let out = state.change_and_retrain(user, || app::profile::mark(&snap.lib, user, ids, like))?;
+    let out = state.change_and_retrain(user, || {
+        app::profile::mark_in(&snap.lib, user, collection, ids, like)
+    })?;
     Ok(serde_json::json!({
         "added": out.added,
         "profile": app::profile::profile_json(&out.profile, Some(&snap.lib)),
@@ -311,8 +314,22 @@ async fn post_mark(
     body: Bytes,
     like: bool,
 ) -> Result<Response, ApiError> {
-    let ids = ids_of(&body)?;
-    let v = blocking(move || mark(&state, &user, &ids, like)).await?;
+    #[derive(Deserialize)]
+    struct Marks {
+        ids: Vec<String>,
+        #[serde(default)]
+        collection: Option<String>,
+    }
+    let marks: Marks = body_of(
+        &body,
+        "{\"ids\": [\"ID\", ...], \"collection\": \"NAME\" (optional)}",
+    )?;
+    let ids = one_to_a_thousand(marks.ids, "ids")?;
+    let collection = marks.collection.filter(|c| !c.is_empty());
+    if let Some(c) = &collection {
+        crate::library::profiles::check_collection(c)?;
+    }
+    let v = blocking(move || mark(&state, &user, &ids, like, collection.as_deref())).await?;
     Ok(json_value(v))
 }
 

@@ -719,10 +719,10 @@ async fn act(
     blocking(move || {
         match action.as_str() {
             "like" => {
-                api::mark(&state, &user, &ids, true)?;
+                api::mark(&state, &user, &ids, true, None)?;
             }
             "dislike" => {
-                api::mark(&state, &user, &ids, false)?;
+                api::mark(&state, &user, &ids, false, None)?;
             }
             "unlike" => {
                 api::unlike(&state, &user, &ids)?;
