@@ -2,7 +2,10 @@
 //! with their reference MiniLM vectors, no model runs), 16 users with likes and tokens,
 //! the server binary on 127.0.0.1:0, and 64 concurrent keep-alive connections sending a
 //! mix of requests (recommend, similar, paper, profile, like) for a bounded time and
-//! count. Reports requests/s, p50/p99 per endpoint, errors and the server's peak RSS;
+//! count: once as fast as the connections go (the most it answers) and once with
+//! requests due at a fixed rate (default 300/s, `$PAPERSCOUT_BENCH_RATE`; times from
+//! when each was due). Reports requests/s, p50/p99 per endpoint, errors and the
+//! server's peak RSS;
 //! then the same while another process's ingest commits into the library.
 //!
 //! `cargo bench --bench serve` (harness = false: a plain main printing figures).
@@ -148,10 +151,16 @@ fn cpu_seconds(pid: u32) -> f64 {
 }
 
 fn peak_rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmHWM:")
+}
+
+/// A memory figure of `/proc/PID/status` (`VmHWM:` the peak RSS, `VmRSS:` the RSS
+/// now), in MB.
+fn status_mb(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| {
                 l.split_whitespace()
                     .nth(1)
                     .and_then(|k| k.parse::<f64>().ok())
@@ -167,8 +176,65 @@ struct Load {
     ids: Vec<String>,
 }
 
-/// 64 connections of mixed requests until `PHASE` or `MAX_REQUESTS`.
-fn run_phase(load: &Arc<Load>, name: &str, pid: u32) {
+/// One request of the mix, drawn with `rng`: (kind, method, path, body, user).
+fn draw(load: &Load, rng: &mut SplitMix64) -> (&'static str, &'static str, String, String, usize) {
+    let user = (rng.next_u64() as usize) % load.tokens.len();
+    let id = &load.ids[(rng.next_u64() as usize) % load.ids.len()];
+    let roll = rng.next_u64() % 100;
+    let (kind, method, path, body) = match roll {
+        0..=34 => {
+            let day = &load.days[(rng.next_u64() as usize) % load.days.len()];
+            (
+                "recommend",
+                "GET",
+                format!("/api/v1/recommend?date={day}&top=20"),
+                String::new(),
+            )
+        }
+        35..=64 => (
+            "similar",
+            "GET",
+            format!("/api/v1/papers/{id}/similar?top=10"),
+            String::new(),
+        ),
+        65..=79 => (
+            "paper",
+            "GET",
+            format!("/api/v1/papers/{id}"),
+            String::new(),
+        ),
+        80..=92 => (
+            "profile",
+            "GET",
+            "/api/v1/profile".to_string(),
+            String::new(),
+        ),
+        _ => (
+            "like",
+            "POST",
+            "/api/v1/likes".to_string(),
+            format!("{{\"ids\":[\"{id}\"]}}"),
+        ),
+    };
+    (kind, method, path, body, user)
+}
+
+/// How a phase sends its requests.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// Each of the 64 connections sends its next request as soon as the last one is
+    /// answered (closed loop): the most the server answers, with 64 requests always
+    /// waiting on it (by Little's law their mean time is 64 / throughput).
+    Flat,
+    /// Requests due at a fixed rate (open loop, requests/s), each taken by whichever
+    /// of the 64 connections is free; a request's time runs from when it was due, so
+    /// a server that falls behind is charged for the wait (no coordinated omission).
+    Rate(f64),
+}
+
+/// 64 connections of mixed requests until `PHASE` or `MAX_REQUESTS`, paced by `pace`;
+/// `seed` draws the phase's requests (each phase its own).
+fn run_phase(load: &Arc<Load>, name: &str, pid: u32, pace: Pace, seed: u64) {
     let stats = Arc::new(Mutex::new(Stats::default()));
     let count = Arc::new(AtomicUsize::new(0));
     let (load_before, cpu_before) = (loadavg(), cpu_seconds(pid));
@@ -177,61 +243,39 @@ fn run_phase(load: &Arc<Load>, name: &str, pid: u32) {
         .map(|c| {
             let (load, stats, count) = (Arc::clone(load), Arc::clone(&stats), Arc::clone(&count));
             std::thread::spawn(move || {
-                let mut rng = SplitMix64::new(c as u64 + 1);
+                let mut rng = SplitMix64::derive(seed, c as u64);
                 let mut conn = Conn {
                     addr: load.addr,
                     reader: None,
                 };
                 let mut mine: Stats = Stats::default();
-                while start.elapsed() < PHASE
-                    && count.fetch_add(1, Ordering::Relaxed) < MAX_REQUESTS
-                {
-                    let user = (rng.next_u64() as usize) % load.tokens.len();
-                    let token = &load.tokens[user];
-                    let id = &load.ids[(rng.next_u64() as usize) % load.ids.len()];
-                    let roll = rng.next_u64() % 100;
-                    let (kind, method, path, body) = match roll {
-                        0..=34 => {
-                            let day = &load.days[(rng.next_u64() as usize) % load.days.len()];
-                            (
-                                "recommend",
-                                "GET",
-                                format!("/api/v1/recommend?date={day}&top=20"),
-                                String::new(),
-                            )
+                loop {
+                    let k = count.fetch_add(1, Ordering::Relaxed);
+                    if k >= MAX_REQUESTS || start.elapsed() >= PHASE {
+                        break;
+                    }
+                    // When this request is due, and what it is.
+                    let (due, (kind, method, path, body, user)) = match pace {
+                        Pace::Flat => (Instant::now(), draw(&load, &mut rng)),
+                        Pace::Rate(rate) => {
+                            let due = start + Duration::from_secs_f64(k as f64 / rate);
+                            if due >= start + PHASE {
+                                break;
+                            }
+                            let now = Instant::now();
+                            if due > now {
+                                std::thread::sleep(due - now);
+                            }
+                            (due, draw(&load, &mut SplitMix64::derive(seed, k as u64)))
                         }
-                        35..=64 => (
-                            "similar",
-                            "GET",
-                            format!("/api/v1/papers/{id}/similar?top=10"),
-                            String::new(),
-                        ),
-                        65..=79 => (
-                            "paper",
-                            "GET",
-                            format!("/api/v1/papers/{id}"),
-                            String::new(),
-                        ),
-                        80..=92 => (
-                            "profile",
-                            "GET",
-                            "/api/v1/profile".to_string(),
-                            String::new(),
-                        ),
-                        _ => (
-                            "like",
-                            "POST",
-                            "/api/v1/likes".to_string(),
-                            format!("{{\"ids\":[\"{id}\"]}}"),
-                        ),
                     };
-                    let t = Instant::now();
+                    let token = &load.tokens[user];
                     match conn.request(method, &path, token, &body) {
                         Ok(200) => mine
                             .by_kind
                             .entry(kind)
                             .or_default()
-                            .push(t.elapsed().as_secs_f64() * 1000.0),
+                            .push(due.elapsed().as_secs_f64() * 1000.0),
                         Ok(s) => *mine.errors.entry(format!("{kind}: HTTP {s}")).or_default() += 1,
                         Err(e) => {
                             *mine
@@ -259,9 +303,10 @@ fn run_phase(load: &Arc<Load>, name: &str, pid: u32) {
     let ok: usize = stats.by_kind.values().map(Vec::len).sum();
     let errors: usize = stats.errors.values().sum();
     println!(
-        "{name}: {ok} ok + {errors} errors in {secs:.1} s over {CONNECTIONS} connections: {:.0} req/s; server peak RSS {:.0} MB",
+        "{name}: {ok} ok + {errors} errors in {secs:.1} s over {CONNECTIONS} connections: {:.0} req/s; server peak RSS {:.0} MB (now {:.0} MB)",
         ok as f64 / secs,
-        peak_rss_mb(pid)
+        peak_rss_mb(pid),
+        status_mb(pid, "VmRSS:")
     );
     let cpu = cpu_seconds(pid) - cpu_before;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -406,62 +451,91 @@ fn main() {
         "warm-up: {asked} requests (every user x day recommended, every paper of the mix asked for similar) in {:.1} s",
         warm_start.elapsed().as_secs_f64()
     );
-    run_phase(&load, "warm, mixed", pid);
+    // $PAPERSCOUT_BENCH_RATE: the paced phases' rate (default the 300/s).
+    let rate = std::env::var("PAPERSCOUT_BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|r| *r > 0.0)
+        .unwrap_or(300.0);
+    let paced = format!("{rate:.0} requests/s due over 64 connections");
+    let flat = "as fast as 64 connections go".to_string();
+    run_phase(&load, &format!("warm, {flat}"), pid, Pace::Flat, 1);
+    run_phase(&load, &format!("warm, {paced}"), pid, Pace::Rate(rate), 2);
 
     // The same while another writer commits 5 batches of 200 papers.
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (dir, model, stop) = (dir.clone(), model.clone(), Arc::clone(&stop));
-        let base: Vec<Paper> = corpus.papers()[..200].to_vec();
-        let v0 = vector(0);
-        let nice = std::env::var("PAPERSCOUT_BENCH_WRITER_NICE")
-            .ok()
-            .and_then(|v| v.parse::<i32>().ok());
-        std::thread::spawn(move || {
-            // $PAPERSCOUT_BENCH_WRITER_NICE=N: the ingest at nice N, as `nice -n N
-            // paperscout daily` runs it beside a server (Linux: per thread).
-            if let Some(n) = nice {
-                // SAFETY: gettid takes no argument; setpriority changes only this
-                // thread's own priority.
-                let failed = unsafe {
-                    let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-                    libc::setpriority(libc::PRIO_PROCESS, tid, n) != 0
-                };
-                println!(
-                    "  (the ingest at nice {n}{})",
-                    if failed { ": refused" } else { "" }
-                );
-            }
-            let mut commits = 0;
-            for round in 0..5 {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_secs(3));
-                let batch: Vec<Paper> = base
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| {
-                        let mut q = p.clone();
-                        q.id = format!("bench.{round}.{i}");
-                        q
-                    })
-                    .collect();
-                let Ok(mut w) = Writer::open(&dir, &model, &WriterOptions::default()) else {
-                    continue;
-                };
-                let vs: Vec<Vec<f32>> = batch.iter().map(|_| v0.clone()).collect();
-                if w.upsert(&batch, &vs).is_ok() && w.finish().is_ok() {
-                    commits += 1;
-                }
-            }
-            commits
-        })
-    };
-    run_phase(&load, "mixed while an ingest commits", pid);
-    stop.store(true, Ordering::Relaxed);
-    let commits = writer.join().unwrap_or(0);
-    println!("  ({commits} commits of 200 papers during the phase)");
+    let base: Vec<Paper> = corpus.papers()[..200].to_vec();
+    let v0 = vector(0);
+    for (phase, pace, seed) in [(flat, Pace::Flat, 3), (paced, Pace::Rate(rate), 4)] {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = spawn_writer(&dir, &model, &base, &v0, seed, &stop);
+        run_phase(
+            &load,
+            &format!("while an ingest commits, {phase}"),
+            pid,
+            pace,
+            seed,
+        );
+        stop.store(true, Ordering::Relaxed);
+        let commits = writer.join().unwrap_or(0);
+        println!("  ({commits} commits of 200 papers during the phase)");
+    }
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// Another writer committing 5 batches of `base` (ids `bench.PHASE.ROUND.I`, vector
+/// `v`) into `dir`, 3 s apart, until `stop`; its thread answers how many committed.
+fn spawn_writer(
+    dir: &std::path::Path,
+    model: &ModelInfo,
+    base: &[Paper],
+    v: &[f32],
+    phase: u64,
+    stop: &Arc<AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    let (dir, model, stop) = (dir.to_path_buf(), model.clone(), Arc::clone(stop));
+    let (base, v0) = (base.to_vec(), v.to_vec());
+    let nice = std::env::var("PAPERSCOUT_BENCH_WRITER_NICE")
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok());
+    std::thread::spawn(move || {
+        // $PAPERSCOUT_BENCH_WRITER_NICE=N: the ingest at nice N, as `nice -n N
+        // paperscout daily` runs it beside a server (Linux: per thread).
+        if let Some(n) = nice {
+            // SAFETY: gettid takes no argument; setpriority changes only this
+            // thread's own priority.
+            let failed = unsafe {
+                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                libc::setpriority(libc::PRIO_PROCESS, tid, n) != 0
+            };
+            println!(
+                "  (the ingest at nice {n}{})",
+                if failed { ": refused" } else { "" }
+            );
+        }
+        let mut commits = 0;
+        for round in 0..5 {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(3));
+            let batch: Vec<Paper> = base
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let mut q = p.clone();
+                    q.id = format!("bench.{phase}.{round}.{i}");
+                    q
+                })
+                .collect();
+            let Ok(mut w) = Writer::open(&dir, &model, &WriterOptions::default()) else {
+                continue;
+            };
+            let vs: Vec<Vec<f32>> = batch.iter().map(|_| v0.clone()).collect();
+            if w.upsert(&batch, &vs).is_ok() && w.finish().is_ok() {
+                commits += 1;
+            }
+        }
+        commits
+    })
 }

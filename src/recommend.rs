@@ -137,7 +137,12 @@ pub fn stored_tfidf(lib: &Library) -> Option<StoredTfidf> {
 /// `None` when no term passes the document-frequency limits (a library of a handful
 /// of near-empty papers): rank with the dense vectors only.
 pub fn library_tfidf(lib: &Library) -> Result<Option<Tfidf>> {
-    if let Some(t) = stored_tfidf(lib) {
+    library_tfidf_from(lib, stored_tfidf(lib))
+}
+
+/// [`library_tfidf`] with the stored vocabulary already read ([`stored_tfidf`]).
+pub fn library_tfidf_from(lib: &Library, stored: Option<StoredTfidf>) -> Result<Option<Tfidf>> {
+    if let Some(t) = stored {
         if lib.len() < TFIDF_REFIT_GROWTH * t.library_papers.max(1) {
             return Ok(t.tfidf);
         }

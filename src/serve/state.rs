@@ -292,10 +292,11 @@ impl State {
                 return Ok(Arc::clone(s));
             }
         }
+        let started = Instant::now();
         let lib = app::open_library(&self.dir)?;
-        let tfidf = crate::recommend::library_tfidf(&lib)?;
-        tracing::info!(commit = lib.commit(), papers = lib.len(), "library opened");
-        let vocabulary = crate::recommend::stored_tfidf(&lib).map(|t| t.fitted_commit);
+        let stored = crate::recommend::stored_tfidf(&lib);
+        let vocabulary = stored.as_ref().map(|t| t.fitted_commit);
+        let tfidf = crate::recommend::library_tfidf_from(&lib, stored)?;
         // The papers' rows of the commit before stay good for unchanged papers when the
         // vocabulary is the same: the first requests after a commit find them made.
         let rows = match current.as_ref() {
@@ -304,6 +305,12 @@ impl State {
             }
             _ => crate::recommend::TextRows::owned(&lib, tfidf.clone()),
         };
+        tracing::info!(
+            commit = lib.commit(),
+            papers = lib.len(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "library opened"
+        );
         let snap = Arc::new(Snapshot {
             vocabulary,
             lib,
