@@ -183,7 +183,7 @@ pub struct EvalArgs {
     pub nearest_cost: Vec<f32>,
     /// With --collections: also run the merged feed with this part (0-1) of each
     /// day's places shared out evenly among the collections before the rest go by
-    /// score (repeatable; `recommend` shares 0.5).
+    /// score (repeatable; `recommend` shares 0.25).
     #[arg(long)]
     pub min_share: Vec<f32>,
     /// With --similar: compare the tf-idf variants of the README's study (author

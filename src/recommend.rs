@@ -630,10 +630,10 @@ pub fn recommend_with(
 /// ([`rank::MergeRule::NearestLike`]): a paper is listed under the collection of the
 /// liked paper closest to it (the one its reason names), with that collection's
 /// calibrated 0-1 score. Best first (ties: the higher margin, the earlier paper);
-/// `min_score` is on the calibrated score. With several collections, half the places
-/// (after followed authors' papers) go first to each collection's best papers, split
-/// evenly ([`rank::FeedMerge::min_share`]), so that a collection whose scores run low
-/// still has its best papers listed.
+/// `min_score` is on the calibrated score. With several collections, a quarter of the
+/// places (after followed authors' papers) go first to each
+/// collection's best papers, split evenly ([`rank::FeedMerge::min_share`]), so that a
+/// collection whose scores run low still has its best papers listed.
 pub fn recommend_feed_with(
     lib: &Library,
     text_rows: &TextRows<'_>,

@@ -216,7 +216,7 @@ fn a_collection_whose_scores_run_low_still_has_its_share_of_the_list() {
     let (l, _, _) = two_collections(tmp.path());
     let top = 10;
     let sure = paperscout::rank::min_each(top, 2, paperscout::rank::FEED_MERGE.min_share);
-    assert_eq!(sure, 2, "half of 10 places split between two collections");
+    assert_eq!(sure, 1, "a quarter of 10 places split between two");
     let list = |args: &[&str]| {
         let mut all = vec!["recommend", "ada", "--date", DAY, "--format", "json"];
         all.extend(args);

@@ -380,12 +380,14 @@ pub struct FeedMerge {
 pub const FEED_MERGE: FeedMerge = FeedMerge {
     weak_cost: 0.1,
     rule: MergeRule::NearestLike,
-    min_share: 0.5,
+    min_share: 0.25,
 };
 
 /// Of `room` places of a merged feed's list, how many each of `collections` is sure
 /// of: `min_share` of them split evenly, rounded down (none with fewer than two
-/// collections).
+/// collections). With [`FEED_MERGE`]'s quarter, two collections are sure of one place
+/// each in a list of 8 to 11 and of two in `recommend`'s default 20, three of one
+/// each from 12 places on.
 pub fn min_each(room: usize, collections: usize, min_share: f32) -> usize {
     if collections < 2 || !(min_share > 0.0) {
         return 0;
@@ -1123,9 +1125,12 @@ mod tests {
 
     #[test]
     fn min_each_splits_the_share_evenly_rounded_down() {
+        assert_eq!(min_each(20, 2, 0.25), 2);
         assert_eq!(min_each(20, 2, 0.5), 5);
         assert_eq!(min_each(20, 3, 0.5), 3);
-        assert_eq!(min_each(10, 3, 0.5), 1);
+        assert_eq!(min_each(10, 2, 0.25), 1);
+        assert_eq!(min_each(10, 3, 0.25), 0, "rounded down");
+        assert_eq!(min_each(12, 3, 0.25), 1);
         assert_eq!(min_each(10, 2, 1.0), 5);
         assert_eq!(min_each(10, 2, 2.0), 5, "a share above 1 is all the places");
         assert_eq!(min_each(10, 1, 0.5), 0, "one collection: by score");

@@ -18,8 +18,8 @@
 //!    least one required word or phrase are listed (a followed author's paper is
 //!    listed without one: following is the narrower request).
 //! 4. The rest, best score first, fill the list up to `--top`; in a merged feed of
-//!    several collections, half of those places go first to each collection's best
-//!    papers, split evenly ([`crate::rank::FEED_MERGE`]`.min_share`).
+//!    several collections, a quarter of those places go first to each collection's
+//!    best papers, split evenly ([`crate::rank::FEED_MERGE`]`.min_share`).
 //!
 //! Words and phrases match whole words of the title and abstract, case- and
 //! accent-insensitively ([`text::fold`]); a phrase matches its words in a row
