@@ -389,7 +389,7 @@ pub const FEED_MERGE: FeedMerge = FeedMerge {
 /// each in a list of 8 to 11 and of two in `recommend`'s default 20, three of one
 /// each from 12 places on.
 pub fn min_each(room: usize, collections: usize, min_share: f32) -> usize {
-    if collections < 2 || !(min_share > 0.0) {
+    if collections < 2 || min_share.is_nan() || min_share <= 0.0 {
         return 0;
     }
     let share = f64::from(min_share.min(1.0)) * room as f64 / collections as f64;

@@ -146,9 +146,12 @@ struct ShownQueue {
     wake: Condvar,
 }
 
+/// Listings of one user: `(listing day, ids)`, oldest first.
+type Listings = Vec<(NaiveDate, Vec<String>)>;
+
 #[derive(Default)]
 struct ShownState {
-    by_user: HashMap<String, Vec<(NaiveDate, Vec<String>)>>,
+    by_user: HashMap<String, Listings>,
     /// A writer thread runs ([`State::start_shown_writer`]); without one, listings
     /// are written before the request is answered.
     running: bool,
@@ -418,7 +421,7 @@ impl State {
                 if queue.by_user.is_empty() {
                     return;
                 }
-                let batch: Vec<(String, Vec<(NaiveDate, Vec<String>)>)> = queue
+                let batch: Vec<(String, Listings)> = queue
                     .by_user
                     .iter()
                     .map(|(u, l)| (u.clone(), l.clone()))
