@@ -287,6 +287,11 @@ pub struct EvalReport {
 pub struct CalibrationFit {
     /// Candidates fitted on, and the fraction relevant.
     pub samples: usize,
+    /// Users whose candidates were also fitted as their merged feed of one collection
+    /// per interest (users of several interests): each of their candidates is a
+    /// sample twice, once under one model over all likes and once under the
+    /// collection that lists it.
+    pub collection_users: usize,
     pub relevant: f64,
     /// The weights of (ℓ(m), ln π̂, ln N₊, 1): the constants of
     /// [`rank::calibrate::STAGE2`].
@@ -637,9 +642,24 @@ pub fn evaluate_with(
                     per_collection: false,
                     merge: rank::FEED_MERGE,
                 };
-                let features = c.features_days(&ctx, &user.likes, &days, seed)?;
+                let mut features = c.features_days(&ctx, &user.likes, &days, seed)?;
+                // A user of several interests also as recommend lists them with one
+                // collection per interest: each candidate under the collection that
+                // lists it.
+                if user.groups.len() > 1 {
+                    let merged = CalibratedRanker {
+                        per_collection: true,
+                        ..c
+                    };
+                    features.extend(merged.merged_features_days(
+                        &ctx,
+                        &user.groups,
+                        &days,
+                        seed,
+                    )?);
+                }
                 let mut out = Vec::new();
-                for (d, f) in days.iter().zip(features) {
+                for (d, f) in days.iter().cycle().zip(features) {
                     for (i, x) in d.clone().zip(f) {
                         out.push((x, labels[i].iter().any(|c| user.categories.contains(c))));
                     }
@@ -655,7 +675,9 @@ pub fn evaluate_with(
                 ys.push(y);
             }
         }
-        calibration_fit = Some(fit_stage2(&xs, &ys));
+        let mut fit = fit_stage2(&xs, &ys);
+        fit.collection_users = users.iter().filter(|u| u.groups.len() > 1).count();
+        calibration_fit = Some(fit);
         rankers.clear();
     }
 
@@ -810,6 +832,7 @@ pub fn fit_stage2(xs: &[[f64; rank::calibrate::FEATURES]], ys: &[bool]) -> Calib
     }
     CalibrationFit {
         samples: xs.len(),
+        collection_users: 0,
         relevant: ys.iter().filter(|&&y| y).count() as f64 / ys.len().max(1) as f64,
         weights,
         two_parameter,
@@ -1059,7 +1082,7 @@ pub fn format_table(report: &EvalReport) -> String {
         let w = f.weights;
         let _ = writeln!(
             s,
-            "\ncalibration stage 2 fitted on {} candidates ({:.4} relevant)\n\
+            "\ncalibration stage 2 fitted on {} candidates ({:.4} relevant; {} users also as collections)\n\
              weights (ℓ, ln π̂, ln N₊, 1) = [{:.4}, {:.4}, {:.4}, {:.4}]\n\
              two-parameter σ(a (ℓ + ln π̂) + b): a = {:.4}, b = {:.4}\n\
              | map | log loss | ECE |\n|---|---:|---:|\n\
@@ -1068,6 +1091,7 @@ pub fn format_table(report: &EvalReport) -> String {
              | stage 2 (the weights) | {:.4} | {:.4} |",
             f.samples,
             f.relevant,
+            f.collection_users,
             w[0],
             w[1],
             w[2],
@@ -1210,7 +1234,10 @@ mod tests {
         let r = evaluate(&synthetic(), &opts).unwrap();
         assert!(r.rankers.is_empty() && r.reliability.is_empty());
         let f = r.calibration_fit.as_ref().expect("a fit");
-        assert_eq!(f.samples, r.users * r.test_papers);
+        // Every candidate once under one model over all likes, and once more as the
+        // merged feed of users with several interests.
+        assert!(f.collection_users > 0 && f.collection_users <= r.users, "{f:?}");
+        assert_eq!(f.samples, (r.users + f.collection_users) * r.test_papers);
         // Separable topics: relevance rises with the density ratio, and the fitted map
         // is better calibrated on its own data than stage 1 alone.
         assert!(f.weights[0] > 0.0, "{f:?}");

@@ -290,6 +290,32 @@ impl CalibratedRanker {
         Ok(models)
     }
 
+    /// Stage-1 calibration features of every candidate of `days` under the model that
+    /// lists it in the merged feed of `groups` (one model per group, trained and merged
+    /// as `merge` says): what stage 2 is fitted on for users with collections.
+    pub fn merged_features_days(
+        &self,
+        ctx: &Context<'_>,
+        groups: &[Vec<usize>],
+        days: &[Range<usize>],
+        seed: u64,
+    ) -> Result<Vec<Vec<[f64; rank::calibrate::FEATURES]>>> {
+        let f = ctx.features_or_err(&self.tfidf)?;
+        let groups: Vec<&Vec<usize>> = groups.iter().filter(|g| !g.is_empty()).collect();
+        let models = self.train(ctx, &groups, seed)?;
+        let pairs: Vec<(&rank::ProfileModel, &rank::Calibration)> =
+            models.iter().map(|(m, c)| (m, c)).collect();
+        days.iter()
+            .map(|r| {
+                let rows = ctx.rows(f, r.clone())?;
+                Ok(rank::merge_scores(&pairs, &rows, self.merge.rule)?
+                    .into_iter()
+                    .map(|b| models[b.model].1.features(b.margin))
+                    .collect())
+            })
+            .collect()
+    }
+
     /// Stage-1 calibration features ([`rank::Calibration::features`]) of every
     /// candidate of `days` under one model over `likes`: what stage 2 is fitted on.
     pub fn features_days(
