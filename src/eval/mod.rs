@@ -1236,7 +1236,10 @@ mod tests {
         let f = r.calibration_fit.as_ref().expect("a fit");
         // Every candidate once under one model over all likes, and once more as the
         // merged feed of users with several interests.
-        assert!(f.collection_users > 0 && f.collection_users <= r.users, "{f:?}");
+        assert!(
+            f.collection_users > 0 && f.collection_users <= r.users,
+            "{f:?}"
+        );
         assert_eq!(f.samples, (r.users + f.collection_users) * r.test_papers);
         // Separable topics: relevance rises with the density ratio, and the fitted map
         // is better calibrated on its own data than stage 1 alone.

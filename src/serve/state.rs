@@ -336,7 +336,17 @@ impl State {
         if let Some(listings) = queue.by_user.get(user) {
             let now = profiles::now();
             for (day, ids) in listings {
-                profile.add_shown(ids, *day, now);
+                // A listing the file has already (written, not yet off the queue)
+                // would otherwise show twice in the history.
+                let known = |id: &String| {
+                    profile
+                        .shown
+                        .iter()
+                        .any(|s| s.listing == *day && &s.id == id)
+                };
+                if !ids.iter().all(known) {
+                    profile.add_shown(ids, *day, now);
+                }
             }
         }
         Ok(profile)
