@@ -334,6 +334,17 @@ fn pack_a(apack: &mut [f32], a: &[f32], a_rs: usize, mc: usize, kc: usize) {
     for ip in 0..mc.div_ceil(MR) {
         let panel = &mut apack[ip * MR * kc..(ip + 1) * MR * kc];
         let rows = MR.min(mc - ip * MR);
+        if rows == MR {
+            // A full panel: its MR rows read side by side, the panel written in order
+            // (one contiguous store stream instead of MR strided ones).
+            let r: [&[f32]; MR] = std::array::from_fn(|i| &a[(ip * MR + i) * a_rs..][..kc]);
+            for (p, out) in panel.chunks_exact_mut(MR).enumerate() {
+                for (o, row) in out.iter_mut().zip(&r) {
+                    *o = row[p];
+                }
+            }
+            continue;
+        }
         for i in 0..rows {
             let row = &a[(ip * MR + i) * a_rs..][..kc];
             for (p, &v) in row.iter().enumerate() {
