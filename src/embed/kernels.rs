@@ -2,9 +2,11 @@
 //! `gemm` crate, which Candle's CPU matmul also uses), and the element-wise steps —
 //! softmax, GELU, layer norm — written so the compiler vectorises them.
 //!
-//! The element-wise kernels are compiled twice: a portable body, and the same body
-//! inside a `#[target_feature(enable = "avx2,fma")]` function chosen at run time, so
-//! one binary runs everywhere and uses 8-wide vectors where the CPU has them.
+//! The element-wise kernels are compiled three times: a portable body, and the same
+//! body inside `#[target_feature(enable = "avx2,fma")]` and `"avx512f,avx2,fma"`
+//! functions chosen at run time by the CPU's features (not by the products'
+//! `PAPERSCOUT_KERNEL` path), so one binary runs everywhere and uses 8- or 16-wide
+//! vectors where the CPU has them, with the same bits on every variant.
 
 use paperscout_sgemm::{self as sgemm, Micro, PackedB};
 
@@ -278,12 +280,23 @@ pub fn matmul(
     }
 }
 
+/// The element-wise kernels: one generic body, compiled three times (AVX-512, AVX2+FMA,
+/// baseline) and chosen at run time by what the CPU has. The body's reductions keep
+/// eight fixed lanes and Rust never fuses or reorders float operations, so every
+/// variant gives the same bits; only the vector width differs.
 macro_rules! dispatch {
-    ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) => $generic:ident / $avx:ident) => {
+    ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) => $generic:ident / $avx:ident / $avx512:ident) => {
         $(#[$doc])*
         pub fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
+                if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx2")
+                    && std::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has the features the function is compiled for.
+                    return unsafe { $avx512($($arg),*) };
+                }
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                     // SAFETY: the CPU has the features the function is compiled for.
                     return unsafe { $avx($($arg),*) };
@@ -297,28 +310,34 @@ macro_rules! dispatch {
         fn $avx($($arg: $ty),*) {
             $generic($($arg),*)
         }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        fn $avx512($($arg: $ty),*) {
+            $generic($($arg),*)
+        }
     };
 }
 
 dispatch! {
     /// Softmax of each row of `rows` (`width` floats each), in place.
-    pub fn softmax_rows(rows: &mut [f32], width: usize) => softmax_rows_generic / softmax_rows_avx2
+    pub fn softmax_rows(rows: &mut [f32], width: usize) => softmax_rows_generic / softmax_rows_avx2 / softmax_rows_avx512
 }
 
 dispatch! {
     /// `x = gelu(x)` with the exact (erf) form BERT uses, in place.
-    pub fn gelu_erf(x: &mut [f32]) => gelu_erf_generic / gelu_erf_avx2
+    pub fn gelu_erf(x: &mut [f32]) => gelu_erf_generic / gelu_erf_avx2 / gelu_erf_avx512
 }
 
 dispatch! {
     /// `x = gelu(x)` with the tanh approximation, in place.
-    pub fn gelu_tanh(x: &mut [f32]) => gelu_tanh_generic / gelu_tanh_avx2
+    pub fn gelu_tanh(x: &mut [f32]) => gelu_tanh_generic / gelu_tanh_avx2 / gelu_tanh_avx512
 }
 
 dispatch! {
     /// For each row (`gamma.len()` floats): `x = layer_norm(x + residual) · gamma + beta`.
     pub fn add_layer_norm(x: &mut [f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32)
-        => add_layer_norm_generic / add_layer_norm_avx2
+        => add_layer_norm_generic / add_layer_norm_avx2 / add_layer_norm_avx512
 }
 
 #[inline(always)]
@@ -494,6 +513,70 @@ mod tests {
                 "erf({x}) = {} want {want}",
                 erf(x)
             );
+        }
+    }
+
+    /// Each element-wise kernel's AVX2 and AVX-512 variants give the generic body's
+    /// bits, on rows of odd widths (tails) and of the encoder's; a variant this CPU
+    /// cannot run is said, not passed.
+    #[test]
+    fn element_wise_variants_give_the_same_bits() {
+        let mut rng = crate::rank::SplitMix64::new(7);
+        let data: Vec<f32> = (0..384 * 7 + 13)
+            .map(|_| (rng.next_u64() % 20_000) as f32 / 1000.0 - 10.0)
+            .collect();
+        let gamma: Vec<f32> = data[..384].iter().map(|v| 1.0 + v / 100.0).collect();
+        let beta: Vec<f32> = data[384..768].iter().map(|v| v / 50.0).collect();
+        type Variants = [(&'static str, Option<fn(&mut [f32], &[f32], &[f32], &[f32])>); 2];
+        #[cfg(target_arch = "x86_64")]
+        let variants: Variants = {
+            let avx2 =
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+            let avx512 = avx2 && std::is_x86_feature_detected!("avx512f");
+            // SAFETY (both closures): called only where the CPU has the features.
+            let run2: fn(&mut [f32], &[f32], &[f32], &[f32]) = |x, r, g, b| unsafe {
+                softmax_rows_avx2(&mut x[..37 * 9], 37);
+                gelu_erf_avx2(&mut x[400..1200]);
+                gelu_tanh_avx2(&mut x[1200..1700]);
+                add_layer_norm_avx2(&mut x[..384 * 6], &r[..384 * 6], g, b, 1e-12);
+            };
+            let run512: fn(&mut [f32], &[f32], &[f32], &[f32]) = |x, r, g, b| unsafe {
+                softmax_rows_avx512(&mut x[..37 * 9], 37);
+                gelu_erf_avx512(&mut x[400..1200]);
+                gelu_tanh_avx512(&mut x[1200..1700]);
+                add_layer_norm_avx512(&mut x[..384 * 6], &r[..384 * 6], g, b, 1e-12);
+            };
+            [
+                ("avx2", avx2.then_some(run2)),
+                ("avx512", avx512.then_some(run512)),
+            ]
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let variants: Variants = [("avx2", None), ("avx512", None)];
+        let residual: Vec<f32> = data.iter().rev().copied().collect();
+        let mut want = data.clone();
+        softmax_rows_generic(&mut want[..37 * 9], 37);
+        gelu_erf_generic(&mut want[400..1200]);
+        gelu_tanh_generic(&mut want[1200..1700]);
+        add_layer_norm_generic(
+            &mut want[..384 * 6],
+            &residual[..384 * 6],
+            &gamma,
+            &beta,
+            1e-12,
+        );
+        for (name, run) in variants {
+            let Some(run) = run else {
+                eprintln!("element-wise {name}: not tested on this CPU (features missing)");
+                continue;
+            };
+            let mut got = data.clone();
+            run(&mut got, &residual, &gamma, &beta);
+            let same = got
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "element-wise {name} differs from the generic body");
         }
     }
 
