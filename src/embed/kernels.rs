@@ -527,20 +527,22 @@ mod tests {
             .collect();
         let gamma: Vec<f32> = data[..384].iter().map(|v| 1.0 + v / 100.0).collect();
         let beta: Vec<f32> = data[384..768].iter().map(|v| v / 50.0).collect();
-        type Variants = [(&'static str, Option<fn(&mut [f32], &[f32], &[f32], &[f32])>); 2];
+        /// Runs every element-wise kernel of one variant on (data, residual, gamma, beta).
+        type Run = fn(&mut [f32], &[f32], &[f32], &[f32]);
+        type Variants = [(&'static str, Option<Run>); 2];
         #[cfg(target_arch = "x86_64")]
         let variants: Variants = {
             let avx2 =
                 std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
             let avx512 = avx2 && std::is_x86_feature_detected!("avx512f");
             // SAFETY (both closures): called only where the CPU has the features.
-            let run2: fn(&mut [f32], &[f32], &[f32], &[f32]) = |x, r, g, b| unsafe {
+            let run2: Run = |x, r, g, b| unsafe {
                 softmax_rows_avx2(&mut x[..37 * 9], 37);
                 gelu_erf_avx2(&mut x[400..1200]);
                 gelu_tanh_avx2(&mut x[1200..1700]);
                 add_layer_norm_avx2(&mut x[..384 * 6], &r[..384 * 6], g, b, 1e-12);
             };
-            let run512: fn(&mut [f32], &[f32], &[f32], &[f32]) = |x, r, g, b| unsafe {
+            let run512: Run = |x, r, g, b| unsafe {
                 softmax_rows_avx512(&mut x[..37 * 9], 37);
                 gelu_erf_avx512(&mut x[400..1200]);
                 gelu_tanh_avx512(&mut x[1200..1700]);
