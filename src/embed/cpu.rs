@@ -262,18 +262,18 @@ impl CpuBert {
 
         for layer in &self.layers {
             self.attention(layer, texts, &x, &mut qkv, &mut ctx, &mut scores);
-            // ctx ← ctx·Woᵀ + b, then x ← LN(ctx + x). The product needs a separate
-            // destination, so it goes to `qkv`'s first `tokens × h` floats.
+            // ctx ← ctx·Woᵀ + b, then x ← LN(x + ctx). The product needs a separate
+            // destination, so it goes to `qkv`'s first `tokens × h` floats; the sum is
+            // the same either way round, so the norm writes straight into x.
             let attn_out = &mut qkv[..tokens * h];
             self.linear(attn_out, &ctx, &layer.out_w, &layer.out_b, tokens);
             kernels::add_layer_norm(
+                &mut x,
                 attn_out,
-                &x,
                 &layer.attn_norm.gamma,
                 &layer.attn_norm.beta,
                 self.eps,
             );
-            x.copy_from_slice(attn_out);
 
             self.linear(&mut up, &x, &layer.up_w, &layer.up_b, tokens);
             match self.act {
@@ -357,10 +357,6 @@ impl CpuBert {
 impl CpuBert {
     /// `out[rows×n] = input[rows×k] · wᵀ + b`, `w` stored `[n×k]` (out, in).
     fn linear(&self, out: &mut [f32], input: &[f32], w: &Weight, b: &[f32], rows: usize) {
-        let n = b.len();
-        for r in out[..rows * n].chunks_exact_mut(n) {
-            r.copy_from_slice(b);
-        }
-        w.accumulate(self.path, out, input, rows);
+        w.linear(self.path, out, input, b, rows);
     }
 }

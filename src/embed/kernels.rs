@@ -48,7 +48,7 @@ impl KernelPath {
     pub fn describe(self) -> &'static str {
         match self {
             KernelPath::Avx512 => {
-                "avx512: packed sgemm, 12x32 AVX-512 microkernel, weights prepacked"
+                "avx512: sgemm, 12x32 AVX-512 microkernel, weights prepacked, activations read in place"
             }
             KernelPath::Avx2 => "avx2: gemm crate (AVX2+FMA microkernels)",
             KernelPath::Neon => "neon: packed sgemm, 12x32 NEON microkernel, weights prepacked",
@@ -172,6 +172,30 @@ impl Weight {
                 raw: w,
                 packed: None,
             },
+        }
+    }
+
+    /// `out[rows×n] = input[rows×k] · wᵀ + bias` (rows `n` and `k` apart): a linear
+    /// layer. The same bits as filling `out` with `bias` and [`Self::accumulate`].
+    pub fn linear(
+        &self,
+        path: KernelPath,
+        out: &mut [f32],
+        input: &[f32],
+        bias: &[f32],
+        rows: usize,
+    ) {
+        assert_eq!(bias.len(), self.n, "bias of the wrong size");
+        match (&self.packed, path.micro()) {
+            (Some(packed), Some(micro)) => {
+                sgemm::sgemm_bias(micro, rows, out, self.n, input, self.k, packed, bias)
+            }
+            _ => {
+                for r in out[..rows * self.n].chunks_exact_mut(self.n) {
+                    r.copy_from_slice(bias);
+                }
+                self.accumulate(path, out, input, rows)
+            }
         }
     }
 
