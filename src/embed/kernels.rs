@@ -4,9 +4,10 @@
 //!
 //! The element-wise kernels are compiled three times: a portable body, and the same
 //! body inside `#[target_feature(enable = "avx2,fma")]` and `"avx512f,avx2,fma"`
-//! functions chosen at run time by the CPU's features (not by the products'
-//! `PAPERSCOUT_KERNEL` path), so one binary runs everywhere and uses 8- or 16-wide
-//! vectors where the CPU has them, with the same bits on every variant.
+//! functions chosen at run time by the CPU's features, so one binary runs everywhere
+//! and uses 8- or 16-wide vectors where the CPU has them, with the same bits on every
+//! variant. `PAPERSCOUT_KERNEL=avx2` (or `portable`) caps them too, so a forced path
+//! runs as a CPU with only those instructions would.
 
 use paperscout_sgemm::{self as sgemm, Micro, PackedB};
 
@@ -308,13 +309,38 @@ pub fn matmul(
 /// baseline) and chosen at run time by what the CPU has. The body's reductions keep
 /// eight fixed lanes and Rust never fuses or reorders float operations, so every
 /// variant gives the same bits; only the vector width differs.
+/// The widest element-wise variant `PAPERSCOUT_KERNEL` allows: `avx2` caps them at AVX2
+/// and `portable` at the plain body, so a forced path runs as a CPU with only those
+/// instructions would (for measuring an AVX2-only CPU on an AVX-512 one). The bits are
+/// the same on every variant; only the speed changes.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ElementWiseCap {
+    Any,
+    Avx2,
+    Portable,
+}
+
+#[cfg(target_arch = "x86_64")]
+fn element_wise_cap() -> ElementWiseCap {
+    static CAP: std::sync::OnceLock<ElementWiseCap> = std::sync::OnceLock::new();
+    *CAP.get_or_init(
+        || match std::env::var("PAPERSCOUT_KERNEL").as_deref().map(str::trim) {
+            Ok("avx2") => ElementWiseCap::Avx2,
+            Ok("portable") => ElementWiseCap::Portable,
+            _ => ElementWiseCap::Any,
+        },
+    )
+}
+
 macro_rules! dispatch {
     ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) => $generic:ident / $avx:ident / $avx512:ident) => {
         $(#[$doc])*
         pub fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            {
-                if std::is_x86_feature_detected!("avx512f")
+            if element_wise_cap() != ElementWiseCap::Portable {
+                if element_wise_cap() == ElementWiseCap::Any
+                    && std::is_x86_feature_detected!("avx512f")
                     && std::is_x86_feature_detected!("avx2")
                     && std::is_x86_feature_detected!("fma")
                 {
