@@ -225,6 +225,54 @@ fn cpu_report_names_the_cpu_and_the_path() {
     );
 }
 
+/// `PAPERSCOUT_KERNEL=avx2` holds the element-wise kernels to AVX2 as well, so a forced
+/// path measures what an AVX2-only CPU runs; `-v embed` says which variant runs (it
+/// prints the report before loading the model, so a missing model is fine here).
+#[test]
+fn a_forced_kernel_path_caps_the_element_wise_kernels_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = |kernel: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_paperscout"))
+            .args([
+                "-v",
+                "--model",
+                "nobody/no-such-model",
+                "embed",
+                "--input",
+                "/dev/null",
+            ])
+            .env("PAPERSCOUT_KERNEL", kernel)
+            .env("HF_HUB_OFFLINE", "1")
+            .env("HF_HOME", tmp.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        stderr
+            .lines()
+            .find(|l| l.starts_with("kernel path: "))
+            .unwrap_or_else(|| panic!("no kernel path line: {stderr}"))
+            .to_string()
+    };
+    let portable = report("portable");
+    assert!(portable.contains("element-wise: portable"), "{portable}");
+    if KernelPath::Avx2.check().is_ok() {
+        let avx2 = report("avx2");
+        assert!(
+            avx2.starts_with("kernel path: avx2") && avx2.contains("element-wise: avx2"),
+            "{avx2}"
+        );
+        let best = report("auto");
+        let widest = if KernelPath::Avx512.check().is_ok() {
+            "avx512"
+        } else {
+            "avx2"
+        };
+        assert!(best.contains(&format!("element-wise: {widest}")), "{best}");
+    } else {
+        println!("kernel path avx2: not tested on this CPU (no avx2+fma)");
+    }
+}
+
 #[test]
 fn unknown_or_unrunnable_kernel_paths_are_refused() {
     assert!("avx1024".parse::<KernelPath>().is_err());

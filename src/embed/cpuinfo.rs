@@ -43,7 +43,11 @@ pub fn cpu_report() -> String {
     let (present, absent): (Vec<&str>, Vec<&str>) = FLAGS.iter().partition(|f| has(f));
     let threads = std::thread::available_parallelism().map_or(0, |n| n.get());
     let path = match KernelPath::select() {
-        Ok(p) => p.describe().to_string(),
+        Ok(p) => format!(
+            "{}; element-wise: {}",
+            p.describe(),
+            super::kernels::element_wise_variant()
+        ),
         Err(e) => format!("none ({e})"),
     };
     format!(

@@ -305,10 +305,6 @@ pub fn matmul(
     }
 }
 
-/// The element-wise kernels: one generic body, compiled three times (AVX-512, AVX2+FMA,
-/// baseline) and chosen at run time by what the CPU has. The body's reductions keep
-/// eight fixed lanes and Rust never fuses or reorders float operations, so every
-/// variant gives the same bits; only the vector width differs.
 /// The widest element-wise variant `PAPERSCOUT_KERNEL` allows: `avx2` caps them at AVX2
 /// and `portable` at the plain body, so a forced path runs as a CPU with only those
 /// instructions would (for measuring an AVX2-only CPU on an AVX-512 one). The bits are
@@ -333,6 +329,28 @@ fn element_wise_cap() -> ElementWiseCap {
     )
 }
 
+/// Which variant the element-wise kernels run here: `avx512`, `avx2` or `portable` (the
+/// plain body, as compiled for the target), after `PAPERSCOUT_KERNEL`'s cap.
+pub fn element_wise_variant() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        match element_wise_cap() {
+            ElementWiseCap::Any if avx2 && std::is_x86_feature_detected!("avx512f") => "avx512",
+            ElementWiseCap::Any | ElementWiseCap::Avx2 if avx2 => "avx2",
+            _ => "portable",
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        "portable"
+    }
+}
+
+/// The element-wise kernels: one generic body, compiled three times (AVX-512, AVX2+FMA,
+/// baseline) and chosen at run time by what the CPU has. The body's reductions keep
+/// eight fixed lanes and Rust never fuses or reorders float operations, so every
+/// variant gives the same bits; only the vector width differs.
 macro_rules! dispatch {
     ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) => $generic:ident / $avx:ident / $avx512:ident) => {
         $(#[$doc])*
