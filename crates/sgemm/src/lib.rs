@@ -583,6 +583,30 @@ mod avx512 {
     use super::{MR, NR};
     use std::arch::x86_64::*;
 
+    /// `c = (acc ? c : init ? init row : 0) + scale · (lo | hi)`, row by row: a macro so
+    /// it expands inside each kernel with the accumulators still in registers (as a
+    /// function it was not inlined, and the 24 accumulators went through the stack).
+    macro_rules! store {
+        ($lo:expr, $hi:expr, $c:expr, $ldc:expr, $acc:expr, $init:expr, $scale:expr) => {{
+            let (lo, hi, c, ldc, init) = ($lo, $hi, $c, $ldc, $init);
+            let s = _mm512_set1_ps($scale);
+            for i in 0..MR {
+                let p = c.add(i * ldc);
+                let (x0, x1) = if $acc {
+                    (_mm512_loadu_ps(p), _mm512_loadu_ps(p.add(16)))
+                } else if !init.is_null() {
+                    (_mm512_loadu_ps(init), _mm512_loadu_ps(init.add(16)))
+                } else {
+                    _mm512_storeu_ps(p, _mm512_mul_ps(s, lo[i]));
+                    _mm512_storeu_ps(p.add(16), _mm512_mul_ps(s, hi[i]));
+                    continue;
+                };
+                _mm512_storeu_ps(p, _mm512_fmadd_ps(s, lo[i], x0));
+                _mm512_storeu_ps(p.add(16), _mm512_fmadd_ps(s, hi[i], x1));
+            }
+        }};
+    }
+
     /// As [`kernel`], with `A` read in place: row `i` at `a + i·a_rs`, contiguous.
     ///
     /// # Safety
@@ -615,7 +639,7 @@ mod avx512 {
             }
             b = b.add(NR);
         }
-        store(lo, hi, c, ldc, acc, init, scale);
+        store!(lo, hi, c, ldc, acc, init, scale);
     }
 
     /// Ask for the tile's rows of `c` while the products run, so the final read-add-
@@ -626,40 +650,6 @@ mod avx512 {
         for i in 0..MR {
             _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc) as *const i8);
             _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc + 16) as *const i8);
-        }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn store(
-        lo: [__m512; MR],
-        hi: [__m512; MR],
-        c: *mut f32,
-        ldc: usize,
-        acc: bool,
-        init: *const f32,
-        scale: f32,
-    ) {
-        let s = _mm512_set1_ps(scale);
-        for i in 0..MR {
-            let p = c.add(i * ldc);
-            if acc {
-                _mm512_storeu_ps(p, _mm512_fmadd_ps(s, lo[i], _mm512_loadu_ps(p)));
-                _mm512_storeu_ps(
-                    p.add(16),
-                    _mm512_fmadd_ps(s, hi[i], _mm512_loadu_ps(p.add(16))),
-                );
-            } else if !init.is_null() {
-                _mm512_storeu_ps(p, _mm512_fmadd_ps(s, lo[i], _mm512_loadu_ps(init)));
-                _mm512_storeu_ps(
-                    p.add(16),
-                    _mm512_fmadd_ps(s, hi[i], _mm512_loadu_ps(init.add(16))),
-                );
-            } else {
-                _mm512_storeu_ps(p, _mm512_mul_ps(s, lo[i]));
-                _mm512_storeu_ps(p.add(16), _mm512_mul_ps(s, hi[i]));
-            }
         }
     }
 
@@ -695,7 +685,7 @@ mod avx512 {
             a = a.add(MR);
             b = b.add(NR);
         }
-        store(lo, hi, c, ldc, acc, init, scale);
+        store!(lo, hi, c, ldc, acc, init, scale);
     }
 }
 
