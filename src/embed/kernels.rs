@@ -305,45 +305,50 @@ pub fn matmul(
     }
 }
 
-/// The widest element-wise variant `PAPERSCOUT_KERNEL` allows: `avx2` caps them at AVX2
-/// and `portable` at the plain body, so a forced path runs as a CPU with only those
-/// instructions would (for measuring an AVX2-only CPU on an AVX-512 one). The bits are
-/// the same on every variant; only the speed changes.
-#[cfg(target_arch = "x86_64")]
+/// Which variant the element-wise kernels run, decided once per process: the widest
+/// this CPU has, capped by a forced `PAPERSCOUT_KERNEL` path (`avx2` holds them to
+/// AVX2, `portable` to the plain body), so a forced path runs as a CPU with only those
+/// instructions would. The bits are the same on every variant; only the speed changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ElementWiseCap {
-    Any,
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+enum ElementWise {
+    Avx512,
     Avx2,
     Portable,
 }
 
-#[cfg(target_arch = "x86_64")]
-fn element_wise_cap() -> ElementWiseCap {
-    static CAP: std::sync::OnceLock<ElementWiseCap> = std::sync::OnceLock::new();
-    *CAP.get_or_init(
-        || match std::env::var("PAPERSCOUT_KERNEL").as_deref().map(str::trim) {
-            Ok("avx2") => ElementWiseCap::Avx2,
-            Ok("portable") => ElementWiseCap::Portable,
-            _ => ElementWiseCap::Any,
-        },
-    )
+fn element_wise() -> ElementWise {
+    static VARIANT: std::sync::OnceLock<ElementWise> = std::sync::OnceLock::new();
+    *VARIANT.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let forced = std::env::var("PAPERSCOUT_KERNEL")
+                .ok()
+                .and_then(|v| v.parse::<KernelPath>().ok());
+            let avx2 =
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+            match forced {
+                Some(KernelPath::Portable) => ElementWise::Portable,
+                Some(KernelPath::Avx2) if avx2 => ElementWise::Avx2,
+                _ if avx2 && std::is_x86_feature_detected!("avx512f") => ElementWise::Avx512,
+                _ if avx2 => ElementWise::Avx2,
+                _ => ElementWise::Portable,
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            ElementWise::Portable
+        }
+    })
 }
 
-/// Which variant the element-wise kernels run here: `avx512`, `avx2` or `portable` (the
-/// plain body, as compiled for the target), after `PAPERSCOUT_KERNEL`'s cap.
+/// The element-wise variant in use, for the CPU report: `avx512`, `avx2` or `portable`
+/// (the plain body, as compiled for the target).
 pub fn element_wise_variant() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-        match element_wise_cap() {
-            ElementWiseCap::Any if avx2 && std::is_x86_feature_detected!("avx512f") => "avx512",
-            ElementWiseCap::Any | ElementWiseCap::Avx2 if avx2 => "avx2",
-            _ => "portable",
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        "portable"
+    match element_wise() {
+        ElementWise::Avx512 => "avx512",
+        ElementWise::Avx2 => "avx2",
+        ElementWise::Portable => "portable",
     }
 }
 
@@ -355,22 +360,15 @@ macro_rules! dispatch {
     ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) => $generic:ident / $avx:ident / $avx512:ident) => {
         $(#[$doc])*
         pub fn $name($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            if element_wise_cap() != ElementWiseCap::Portable {
-                if element_wise_cap() == ElementWiseCap::Any
-                    && std::is_x86_feature_detected!("avx512f")
-                    && std::is_x86_feature_detected!("avx2")
-                    && std::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the CPU has the features the function is compiled for.
-                    return unsafe { $avx512($($arg),*) };
-                }
-                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU has the features the function is compiled for.
-                    return unsafe { $avx($($arg),*) };
-                }
+            match element_wise() {
+                // SAFETY: `element_wise` picks a variant only where the CPU has its features.
+                #[cfg(target_arch = "x86_64")]
+                ElementWise::Avx512 => unsafe { $avx512($($arg),*) },
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                ElementWise::Avx2 => unsafe { $avx($($arg),*) },
+                _ => $generic($($arg),*),
             }
-            $generic($($arg),*)
         }
 
         #[cfg(target_arch = "x86_64")]
