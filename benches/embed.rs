@@ -5,7 +5,7 @@
 //! directory `../shared/data` from the repository root; title + ". " + abstract,
 //! truncated at 256 tokens) and prints texts/s and tokens/s. `PAPERSCOUT_BENCH_N` sets
 //! the number of papers, `PAPERSCOUT_BENCH_BATCH_TOKENS` the token budget per batch;
-//! threads follow `RAYON_NUM_THREADS`. The Python reference for a side-by-side ratio is
+//! threads follow `RAYON_NUM_THREADS`; `PAPERSCOUT_BENCH_INT8=0` leaves out the int8 run. The Python reference for a side-by-side ratio is
 //! ../shared/bench/reference_embed.py (see README.md).
 
 use std::io::BufRead;
@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use candle_core::Device;
+use paperscout::embed::kernels::{KernelPath, Precision};
 use paperscout::embed::{BatchOptions, Embedder, Engine, ModelFiles};
 use paperscout::paper::paper_text;
 
@@ -63,18 +64,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // same batching, same threads, one after the other in this process.
     let mut results = Vec::new();
     let only_ours = std::env::var("PAPERSCOUT_BENCH_ENGINES").is_ok_and(|v| v == "cpu");
-    for (label, engine) in [
-        ("candle BertModel", Engine::Candle),
-        ("paperscout cpu", Engine::Auto),
+    // Then our encoder again with int8 `Linear` layers (PAPERSCOUT_PRECISION=int8's
+    // model), on the same kernel path; PAPERSCOUT_BENCH_INT8=0 leaves it out.
+    let int8 = std::env::var("PAPERSCOUT_BENCH_INT8").map_or(true, |v| v != "0");
+    for (label, engine, precision) in [
+        ("candle BertModel", Engine::Candle, Precision::F32),
+        ("paperscout cpu", Engine::Auto, Precision::F32),
+        ("paperscout cpu int8", Engine::Auto, Precision::Int8),
     ] {
-        if only_ours && engine == Engine::Candle {
+        if (only_ours && engine == Engine::Candle) || (!int8 && precision == Precision::Int8) {
             continue;
         }
-        let embedder =
-            Embedder::load_with_engine(&files, &Device::Cpu, engine)?.with_batch_options(batch);
-        let label = match embedder.kernel_path() {
-            Some(path) => format!("{label} [{}]", path.name()),
-            None => label.to_string(),
+        let embedder = match precision {
+            Precision::F32 => Embedder::load_with_engine(&files, &Device::Cpu, engine)?,
+            Precision::Int8 => {
+                Embedder::load_with_precision(&files, KernelPath::select()?, Precision::Int8)?
+            }
+        }
+        .with_batch_options(batch);
+        let label = match (embedder.kernel_path(), precision) {
+            (Some(path), Precision::Int8) => {
+                format!("{label} [{}, {}]", path.name(), path.q8().name())
+            }
+            (Some(path), _) => format!("{label} [{}]", path.name()),
+            (None, _) => label.to_string(),
         };
         let tokens: usize = texts
             .iter()
@@ -95,20 +108,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             texts.len() as f64 / secs,
             tokens as f64 / secs
         );
-        results.push((texts.len() as f64 / secs, vectors));
+        results.push((label, texts.len() as f64 / secs, vectors));
     }
-    if results.len() < 2 {
-        return Ok(());
+    // Each run after the first against the one before it: ours over Candle's, int8
+    // over f32.
+    for pair in results.windows(2) {
+        let [(base, base_speed, base_vectors), (label, speed, vectors)] = pair else {
+            continue;
+        };
+        let worst = base_vectors
+            .iter()
+            .zip(vectors)
+            .map(|(a, b)| paperscout::embed::cosine(a, b))
+            .fold(1.0f32, f32::min);
+        println!(
+            "speed-up of {label} over {base}: {:.2}x (worst cosine between them {worst:.7})",
+            speed / base_speed
+        );
     }
-    let worst = results[0]
-        .1
-        .iter()
-        .zip(&results[1].1)
-        .map(|(a, b)| paperscout::embed::cosine(a, b))
-        .fold(1.0f32, f32::min);
-    println!(
-        "speed-up of paperscout cpu over candle BertModel: {:.2}x (worst cosine between them {worst:.7})",
-        results[1].0 / results[0].0
-    );
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::Models;
+use crate::embed::kernels::Precision;
 use crate::error::{Error, Result};
 use crate::ingest::{self, Format};
 use crate::job::{
@@ -85,6 +86,10 @@ pub fn embed_part(
         meta: OutputMeta {
             model: Some(model.info.clone()),
             shard: part.map(|(meta, _)| meta),
+            precision: match model.embedder.precision() {
+                Some(Precision::Int8) => Some(Precision::Int8.name().to_string()),
+                _ => None,
+            },
         },
         ..opts
     };

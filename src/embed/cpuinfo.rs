@@ -44,9 +44,14 @@ pub fn cpu_report() -> String {
     let threads = std::thread::available_parallelism().map_or(0, |n| n.get());
     let path = match KernelPath::select() {
         Ok(p) => format!(
-            "{}; element-wise: {}",
+            "{}; element-wise: {}; linear layers: {}",
             p.describe(),
-            super::kernels::element_wise_variant()
+            super::kernels::element_wise_variant(),
+            match super::kernels::Precision::select() {
+                Ok(super::kernels::Precision::Int8) => format!("int8 ({})", p.q8().name()),
+                Ok(precision) => precision.name().to_string(),
+                Err(e) => format!("none ({e})"),
+            }
         ),
         Err(e) => format!("none ({e})"),
     };

@@ -9,6 +9,7 @@
 //! variant. `PAPERSCOUT_KERNEL=avx2` (or `portable`) caps them too, so a forced path
 //! runs as a CPU with only those instructions would.
 
+use paperscout_sgemm::q8::{self, PackedQ8, Q8Micro};
 use paperscout_sgemm::{self as sgemm, Micro, PackedB};
 
 /// Which code runs the encoder's matrix products, chosen once per model load.
@@ -147,6 +148,70 @@ impl std::str::FromStr for KernelPath {
     }
 }
 
+/// The number format of the encoder's `Linear` layers (attention, softmax, GELU and
+/// layer norm stay f32 either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 throughout: the default, sentence-transformers' vectors to cosine > 0.9999.
+    F32,
+    /// The attention output and both FFN layers in int8: weights with one scale per
+    /// output column, inputs with one scale per token, products summed exactly in
+    /// i32 (QKV stays f32: see `CpuBert::load_with_kernel`). Vectors within cosine
+    /// 0.997 of f32's; faster where the CPU has AVX-512 VNNI (README, "int8").
+    Int8,
+}
+
+impl Precision {
+    /// `f32` or `int8`, as `PAPERSCOUT_PRECISION` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
+        }
+    }
+
+    /// `PAPERSCOUT_PRECISION` (`f32`, the default, or `int8`); an error naming the
+    /// variable for any other value.
+    pub fn select() -> std::result::Result<Precision, String> {
+        match std::env::var("PAPERSCOUT_PRECISION") {
+            Ok(v) if !v.trim().is_empty() => v
+                .parse::<Precision>()
+                .map_err(|e| format!("PAPERSCOUT_PRECISION={v}: {e}")),
+            _ => Ok(Precision::F32),
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" => Ok(Precision::F32),
+            "int8" => Ok(Precision::Int8),
+            other => Err(format!("unknown precision {other:?}: expected f32 or int8")),
+        }
+    }
+}
+
+impl KernelPath {
+    /// The int8 kernel of this path: VNNI on `avx512` where the CPU has it (else the
+    /// plain body with AVX2), the plain body with AVX2 on `avx2`, the plain body on
+    /// `neon` and `portable`.
+    pub fn q8(self) -> Q8Micro {
+        let first = |list: &[Q8Micro]| {
+            list.iter()
+                .copied()
+                .find(|m| m.supported())
+                .unwrap_or(Q8Micro::Portable)
+        };
+        match self {
+            KernelPath::Avx512 => first(&[Q8Micro::Vnni, Q8Micro::Avx2]),
+            KernelPath::Avx2 => first(&[Q8Micro::Avx2]),
+            KernelPath::Neon | KernelPath::Portable => Q8Micro::Portable,
+        }
+    }
+}
+
 /// A right-hand matrix used many times (a `Linear` weight, `[n × k]` row-major, read as
 /// its transpose): packed once for our kernels, kept as is for the `gemm` crate.
 pub struct Weight {
@@ -154,6 +219,8 @@ pub struct Weight {
     n: usize,
     raw: Vec<f32>,
     packed: Option<PackedB>,
+    /// The int8 form, instead of the others, for [`Precision::Int8`].
+    q8: Option<PackedQ8>,
 }
 
 impl Weight {
@@ -166,11 +233,34 @@ impl Weight {
                 n,
                 packed: Some(PackedB::new(k, n, &w, 1, k)),
                 raw: Vec::new(),
+                q8: None,
             },
             None => Weight {
                 k,
                 n,
                 raw: w,
+                packed: None,
+                q8: None,
+            },
+        }
+    }
+
+    /// `w` (`[n × k]`, out, in) in `precision`: [`Self::new`] for f32, quantized and
+    /// packed for the int8 kernels otherwise.
+    pub fn with_precision(
+        path: KernelPath,
+        precision: Precision,
+        w: Vec<f32>,
+        k: usize,
+        n: usize,
+    ) -> Weight {
+        match precision {
+            Precision::F32 => Self::new(path, w, k, n),
+            Precision::Int8 => Weight {
+                k,
+                n,
+                q8: Some(PackedQ8::new(k, n, &w)),
+                raw: Vec::new(),
                 packed: None,
             },
         }
@@ -187,6 +277,9 @@ impl Weight {
         rows: usize,
     ) {
         assert_eq!(bias.len(), self.n, "bias of the wrong size");
+        if let Some(w) = &self.q8 {
+            return q8::linear_q8(path.q8(), rows, out, input, w, bias);
+        }
         match (&self.packed, path.micro()) {
             (Some(packed), Some(micro)) => {
                 sgemm::sgemm_bias(micro, rows, out, self.n, input, self.k, packed, bias)
@@ -200,7 +293,8 @@ impl Weight {
         }
     }
 
-    /// `out[rows×n] += input[rows×k] · wᵀ` (rows `n` and `k` apart).
+    /// `out[rows×n] += input[rows×k] · wᵀ` (rows `n` and `k` apart). f32 weights only:
+    /// panics on an int8 one (int8 layers only run whole, as [`Self::linear`]).
     pub fn accumulate(&self, path: KernelPath, out: &mut [f32], input: &[f32], rows: usize) {
         match (&self.packed, path.micro()) {
             (Some(packed), Some(micro)) => {

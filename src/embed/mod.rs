@@ -383,6 +383,9 @@ pub struct Embedder {
     dim: usize,
     pad_id: u32,
     name: String,
+    /// The name in checkpoints: `name`, plus ` (int8)` for int8 `Linear` layers, so a
+    /// run is never resumed in the other precision.
+    run_name: String,
     batch: BatchOptions,
 }
 
@@ -414,7 +417,22 @@ impl Embedder {
     /// instead of the best one: tests and benchmarks compare the paths. An error when
     /// this CPU cannot run the path.
     pub fn load_with_kernel(files: &ModelFiles, kernel: kernels::KernelPath) -> Result<Self> {
-        Self::load_inner(files, &Device::Cpu, Engine::Auto, DType::F32, Some(kernel))
+        Self::load_with_precision(files, kernel, kernels::Precision::F32)
+    }
+
+    /// [`Self::load_with_kernel`] with the `Linear` layers in a chosen precision.
+    pub fn load_with_precision(
+        files: &ModelFiles,
+        kernel: kernels::KernelPath,
+        precision: kernels::Precision,
+    ) -> Result<Self> {
+        Self::load_inner(
+            files,
+            &Device::Cpu,
+            Engine::Auto,
+            DType::F32,
+            Some((kernel, precision)),
+        )
     }
 
     /// The kernel path of the matrix products when our CPU encoder runs; `None` for
@@ -426,12 +444,21 @@ impl Embedder {
         }
     }
 
+    /// The precision of the `Linear` layers when our CPU encoder runs; `None` for the
+    /// Candle engines.
+    pub fn precision(&self) -> Option<kernels::Precision> {
+        match &self.encoder {
+            Encoder::Cpu(cpu) => Some(cpu.precision()),
+            _ => None,
+        }
+    }
+
     fn load_inner(
         files: &ModelFiles,
         device: &Device,
         engine: Engine,
         dtype: DType,
-        kernel: Option<kernels::KernelPath>,
+        kernel: Option<(kernels::KernelPath, kernels::Precision)>,
     ) -> Result<Self> {
         if !matches!(dtype, DType::F32 | DType::F16 | DType::BF16) {
             return Err(Error::Invalid(format!(
@@ -511,13 +538,19 @@ impl Embedder {
 
         let encoder = match (engine, device, dtype) {
             (Engine::Auto, Device::Cpu, DType::F32) => Encoder::Cpu(match kernel {
-                Some(k) => CpuBert::load_with_kernel(&files.weights, &config, k)?,
+                Some((k, p)) => CpuBert::load_with_kernel(&files.weights, &config, k, p)?,
                 None => CpuBert::load(&files.weights, &config)?,
             }),
             (Engine::Auto | Engine::Candle, _, DType::F32) => {
                 Encoder::Candle(load_weights(&files.weights, &config, device)?)
             }
             _ => Encoder::Tensor(TensorBert::load(&files.weights, &config, device, dtype)?),
+        };
+        let run_name = match &encoder {
+            Encoder::Cpu(cpu) if cpu.precision() == kernels::Precision::Int8 => {
+                format!("{} (int8)", files.name)
+            }
+            _ => files.name.clone(),
         };
         Ok(Embedder {
             encoder,
@@ -528,6 +561,7 @@ impl Embedder {
             dim: config.hidden_size,
             pad_id: u32::try_from(config.pad_token_id).unwrap_or(0),
             name: files.name.clone(),
+            run_name,
             batch: BatchOptions::default(),
         })
     }
@@ -788,7 +822,7 @@ impl crate::job::TextEmbedder for Embedder {
         Embedder::embed_tokens(self, batch)
     }
     fn model_name(&self) -> &str {
-        self.name()
+        &self.run_name
     }
     /// The widest cut [`Embedder::tokenize`] makes: no character beyond it is read.
     fn max_text_chars(&self) -> Option<usize> {

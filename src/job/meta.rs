@@ -10,7 +10,9 @@
 //! - `dim`: the vector dimension, e.g. `"384"`;
 //! - `shard`: `"K/N"` when the file is one part of a `--shard` run;
 //! - `shard_first`: 0-based index, in the whole input, of the file's first row;
-//! - `records`: records in the whole input (all parts together).
+//! - `records`: records in the whole input (all parts together);
+//! - `precision`: `"int8"` when the model's `Linear` layers ran in int8
+//!   (`PAPERSCOUT_PRECISION=int8`); absent for f32.
 //!
 //! `.safetensors` also has `ids` (a JSON array of strings, row order); an `.npy` keeps
 //! its ids in `OUT.ids.json`, as before. Files written before model identity existed
@@ -29,6 +31,7 @@ pub const KEY_DIM: &str = "dim";
 pub const KEY_SHARD: &str = "shard";
 pub const KEY_SHARD_FIRST: &str = "shard_first";
 pub const KEY_RECORDS: &str = "records";
+pub const KEY_PRECISION: &str = "precision";
 /// safetensors only: the ids, a JSON array of strings.
 pub const KEY_IDS: &str = "ids";
 
@@ -48,6 +51,8 @@ pub struct OutputMeta {
     /// The model by identity; `None`: only the embedder's name is written (`model`).
     pub model: Option<ModelInfo>,
     pub shard: Option<ShardMeta>,
+    /// `Some("int8")` for int8 `Linear` layers; `None` for f32.
+    pub precision: Option<String>,
 }
 
 impl OutputMeta {
@@ -69,6 +74,9 @@ impl OutputMeta {
             m.insert(KEY_SHARD.into(), s.shard.to_string());
             m.insert(KEY_SHARD_FIRST.into(), s.first.to_string());
             m.insert(KEY_RECORDS.into(), s.records.to_string());
+        }
+        if let Some(p) = &self.precision {
+            m.insert(KEY_PRECISION.into(), p.clone());
         }
         m
     }
@@ -118,7 +126,11 @@ impl OutputMeta {
                 records: number(KEY_RECORDS)?.unwrap_or(0),
             }),
         };
-        Ok(OutputMeta { model, shard })
+        Ok(OutputMeta {
+            model,
+            shard,
+            precision: map.get(KEY_PRECISION).cloned(),
+        })
     }
 }
 
@@ -135,9 +147,11 @@ mod tests {
                 first: 100,
                 records: 300,
             }),
+            precision: Some("int8".into()),
         };
         let map = meta.to_map("ignored");
         assert_eq!(map[KEY_DIM], "384");
+        assert_eq!(map[KEY_PRECISION], "int8");
         assert_eq!(map[KEY_SHARD], "2/3");
         let back = OutputMeta::from_map(Path::new("x"), &map).ok();
         assert_eq!(back, Some(meta));

@@ -17,6 +17,7 @@
 //! zero-padded tile and copy back only the valid part.
 
 use std::cell::RefCell;
+pub mod q8;
 
 /// Rows of a tile (rows of `A` per panel).
 pub const MR: usize = 12;
@@ -859,5 +860,60 @@ mod tests {
             tested += 1;
         }
         assert!(tested >= 1);
+    }
+
+    /// The CPU's own ceiling for f32 products, to read the kernels' figures against:
+    /// AVX-512 fused multiply-adds on 24 independent registers (no memory at all), on
+    /// 1 and on 2 threads at once (2 vCPUs can be two cores or one core's two
+    /// hyper-threads):
+    /// `cargo test --release -p paperscout-sgemm fma_peak -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "measurement: prints the AVX-512 FMA peak in GFLOP/s"]
+    fn fma_peak() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if !Micro::Avx512.supported() {
+                println!("fma_peak: not measured on this CPU (no avx512f)");
+                return;
+            }
+            use std::arch::x86_64::*;
+            #[target_feature(enable = "avx512f")]
+            #[allow(clippy::needless_range_loop)]
+            fn spin(iters: usize) -> f32 {
+                // Indexed, summed as vectors: with an iterator and a reduction per
+                // register the compiler rotated the registers and spilled some.
+                let mut acc = [_mm512_setzero_ps(); 24];
+                let a = _mm512_set1_ps(1.000_000_1);
+                let b = _mm512_set1_ps(0.999_999_9);
+                for _ in 0..iters {
+                    for j in 0..24 {
+                        acc[j] = _mm512_fmadd_ps(a, b, acc[j]);
+                    }
+                }
+                let mut sum = _mm512_setzero_ps();
+                for j in 0..24 {
+                    sum = _mm512_add_ps(sum, acc[j]);
+                }
+                _mm512_reduce_add_ps(sum)
+            }
+            let iters = 100_000_000;
+            for threads in [1, 2, 1, 2] {
+                let start = std::time::Instant::now();
+                let sum: f32 = std::thread::scope(|s| {
+                    let runs: Vec<_> = (0..threads)
+                        // SAFETY: avx512f checked above.
+                        .map(|_| s.spawn(move || unsafe { spin(iters) }))
+                        .collect();
+                    runs.into_iter().map(|r| r.join().unwrap_or(0.0)).sum()
+                });
+                let flops = (threads * iters * 24 * 16 * 2) as f64;
+                println!(
+                    "fma_peak: {threads} thread(s): {:.1} GFLOP/s (checksum {sum:.3e})",
+                    flops / start.elapsed().as_secs_f64() / 1e9
+                );
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        println!("fma_peak: not measured on this CPU (not x86_64)");
     }
 }
