@@ -756,7 +756,7 @@ mod tests {
     use super::*;
 
     /// Deterministic values in [-1, 1).
-    fn values(len: usize, seed: u64) -> Vec<f32> {
+    pub(crate) fn values(len: usize, seed: u64) -> Vec<f32> {
         let mut s = seed.wrapping_mul(6_364_136_223_846_793_005) | 1;
         (0..len)
             .map(|_| {

@@ -464,20 +464,7 @@ mod vnni {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..len)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::tests::values;
 
     /// The same integers in plain scalar code, from the packed weights' own bytes.
     fn naive(m: usize, input: &[f32], w: &PackedQ8, bias: &[f32]) -> Vec<f32> {
