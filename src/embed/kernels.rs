@@ -148,8 +148,8 @@ impl std::str::FromStr for KernelPath {
     }
 }
 
-/// The number format of the encoder's `Linear` layers (attention, softmax, GELU and
-/// layer norm stay f32 either way).
+/// The number format of the encoder's `Linear` layers (QKV, attention, softmax, GELU
+/// and layer norm stay f32 either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
     /// f32 throughout: the default, sentence-transformers' vectors to cosine > 0.9999.
@@ -195,8 +195,8 @@ impl std::str::FromStr for Precision {
 
 impl KernelPath {
     /// The int8 kernel of this path: VNNI on `avx512` where the CPU has it (else the
-    /// plain body with AVX2), the plain body with AVX2 on `avx2`, the plain body on
-    /// `neon` and `portable`.
+    /// AVX2 kernel), the AVX2 kernel on `avx2`, the plain Rust one on `neon` and
+    /// `portable`.
     pub fn q8(self) -> Q8Micro {
         let first = |list: &[Q8Micro]| {
             list.iter()
