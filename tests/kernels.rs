@@ -134,6 +134,97 @@ fn every_kernel_path_matches_a_naive_product_on_odd_shapes() {
     }
 }
 
+/// One head's attention on every path this CPU runs, for text lengths below, at and
+/// past a block of query rows (48) and a k pass (384): against the two whole products
+/// with softmax between them, to the bit (the blocked form sums the same terms in the
+/// same order), and against attention in f64.
+#[test]
+fn every_kernel_path_computes_one_heads_attention() {
+    let (h, d) = (64, 32); // two heads of 32; the second one is taken
+    let ld = 3 * h;
+    for path in runnable_paths("attention") {
+        let mut scratch = kernels::AttentionScratch::new();
+        for l in [1, 5, 47, 48, 49, 97, 240, 400] {
+            let qkv = values(l * ld, l as u64);
+            let (q, k, v) = (&qkv[d..], &qkv[h + d..], &qkv[2 * h + d..]);
+            let scale = 1.0 / (d as f32).sqrt();
+            // Output rows h apart, the second head's columns; the rest must stay.
+            let fill = values(l * h, 99);
+            let mut got = fill.clone();
+            let mut scores = vec![0f32; l * l];
+            kernels::attention_head(
+                path,
+                l,
+                d,
+                q,
+                k,
+                v,
+                ld,
+                &mut got[d..],
+                h,
+                scale,
+                &mut scores,
+                &mut scratch,
+            );
+            let mut whole = fill.clone();
+            let mut s = vec![0f32; l * l];
+            kernels::matmul_on(path, l, l, d, &mut s, l, false, q, ld, k, 1, ld, scale);
+            kernels::softmax_rows(&mut s, l);
+            kernels::matmul_on(
+                path,
+                l,
+                d,
+                l,
+                &mut whole[d..],
+                h,
+                false,
+                &s,
+                l,
+                v,
+                ld,
+                1,
+                1.0,
+            );
+            for (at, (x, y)) in got.iter().zip(&whole).enumerate() {
+                assert_eq!(
+                    x.to_bits(),
+                    y.to_bits(),
+                    "{} l={l} at {at}: blocked {x} vs whole products {y}",
+                    path.name()
+                );
+            }
+            for i in 0..l {
+                let dots: Vec<f64> = (0..l)
+                    .map(|j| {
+                        (0..d)
+                            .map(|p| q[i * ld + p] as f64 * k[j * ld + p] as f64)
+                            .sum::<f64>()
+                            * scale as f64
+                    })
+                    .collect();
+                let max = dots.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = dots.iter().map(|x| (x - max).exp()).collect();
+                let sum: f64 = e.iter().sum();
+                for c in 0..h {
+                    let at = i * h + c;
+                    let want = if (d..2 * d).contains(&c) {
+                        (0..l).map(|j| e[j] / sum * v[j * ld + c - d] as f64).sum()
+                    } else {
+                        fill[at] as f64
+                    };
+                    assert!(
+                        (got[at] as f64 - want).abs() < 1e-5,
+                        "{} l={l} row {i} column {c}: {} vs {want}",
+                        path.name(),
+                        got[at]
+                    );
+                }
+            }
+        }
+        println!("kernel path {}: attention matches", path.name());
+    }
+}
+
 #[test]
 fn every_kernel_path_equals_candle_on_a_tiny_model() {
     // hidden 32, 4 heads of 8, intermediate 64: every product is an edge tile.

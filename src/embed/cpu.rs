@@ -5,8 +5,9 @@
 //! - **no padding**: a batch is its texts' tokens packed end to end (`[tokens, hidden]`);
 //!   the dense layers run over real tokens only and attention runs per text, so a short
 //!   text costs its own length, not the batch's longest;
-//! - **attention per (text, head)** as two strided matrix products straight out of the
-//!   fused QKV buffer: no reshapes, no copies, no mask;
+//! - **attention per (text, head)** straight out of the fused QKV buffer: no reshapes,
+//!   no mask; keys and values packed once per head, then scores, softmax and context
+//!   per block of query rows (`kernels::attention_head`);
 //! - **bias in the product** (the output is pre-filled with the bias and accumulated),
 //!   residual + layer norm in one pass, GELU and softmax vectorised (`kernels`);
 //! - **one allocation of scratch per batch**, reused by every layer;
@@ -258,6 +259,7 @@ impl CpuBert {
         let mut ctx = vec![0f32; tokens * h];
         let mut up = vec![0f32; tokens * self.intermediate];
         let mut scores = vec![0f32; longest * longest];
+        let mut packed = kernels::AttentionScratch::new();
 
         // Embeddings: word + position + token type 0, then layer norm.
         let mut row = 0;
@@ -283,7 +285,15 @@ impl CpuBert {
         );
 
         for layer in &self.layers {
-            self.attention(layer, texts, &x, &mut qkv, &mut ctx, &mut scores);
+            self.attention(
+                layer,
+                texts,
+                &x,
+                &mut qkv,
+                &mut ctx,
+                &mut scores,
+                &mut packed,
+            );
             // ctx ← ctx·Woᵀ + b, then x ← LN(x + ctx). The product needs a separate
             // destination, so it goes to `qkv`'s first `tokens × h` floats; the sum is
             // the same either way round, so the norm writes straight into x.
@@ -339,7 +349,9 @@ impl CpuBert {
     }
 
     /// Self-attention of every text: `ctx[t, head] = softmax(q·kᵀ/√d)·v`, per text and
-    /// head, reading q, k and v in place from the fused projection.
+    /// head ([`kernels::attention_head`]), reading q, k and v in place from the fused
+    /// projection.
+    #[allow(clippy::too_many_arguments)]
     fn attention(
         &self,
         layer: &Layer,
@@ -348,6 +360,7 @@ impl CpuBert {
         qkv: &mut [f32],
         ctx: &mut [f32],
         scores: &mut [f32],
+        packed: &mut kernels::AttentionScratch,
     ) {
         let h = self.hidden;
         let tokens = x.len() / h;
@@ -359,17 +372,15 @@ impl CpuBert {
         for ids in texts {
             let l = ids.len();
             let block = &qkv[start * ld..(start + l) * ld];
-            let s = &mut scores[..l * l];
             for head in 0..self.heads {
                 let q = &block[head * d..];
                 let k = &block[h + head * d..];
                 let v = &block[2 * h + head * d..];
-                // scores[l×l] = scale · q[l×d] · kᵀ (k rows read as columns).
-                kernels::matmul_on(self.path, l, l, d, s, l, false, q, ld, k, 1, ld, scale);
-                kernels::softmax_rows(s, l);
-                // ctx rows of this text, this head's columns = scores · v.
+                // This text's ctx rows, this head's columns.
                 let out = &mut ctx[start * h + head * d..];
-                kernels::matmul_on(self.path, l, d, l, out, h, false, s, l, v, ld, 1, 1.0);
+                kernels::attention_head(
+                    self.path, l, d, q, k, v, ld, out, h, scale, scores, packed,
+                );
             }
             start += l;
         }
