@@ -118,7 +118,7 @@ fn every_kernel_path_matches_a_naive_product_on_odd_shapes() {
             let a_dense: Vec<f32> = (0..m)
                 .flat_map(|i| a[i * a_rs..i * a_rs + k].to_vec())
                 .collect();
-            let weight = Weight::new(path, w.clone(), k, n);
+            let weight = Weight::new(w.clone(), k, n);
             let mut d3 = vec![1.0f32; m * n];
             weight.accumulate(path, &mut d3, &a_dense, m);
             for (at, (&got, &dot)) in d3.iter().zip(&want).enumerate() {
@@ -256,6 +256,80 @@ fn every_kernel_path_equals_candle_on_a_tiny_model() {
             path.name()
         );
     }
+}
+
+/// The AVX2 and AVX-512 kernels run the same fused multiply-adds in the same order (one
+/// per k, from zero, then `scale · sum + c`), so where a CPU runs both, a layer, one
+/// head's attention and the whole encoder give the same bits on either path.
+#[test]
+fn the_avx2_and_avx512_paths_give_the_same_bits() {
+    let (x2, x5) = (KernelPath::Avx2, KernelPath::Avx512);
+    for p in [x2, x5] {
+        if let Err(why) = p.check() {
+            println!("avx2 against avx512: not tested on this CPU ({why})");
+            return;
+        }
+    }
+    let same = |x: &[f32], y: &[f32], what: &str| {
+        assert_eq!(x.len(), y.len(), "{what}");
+        if let Some(at) = (0..x.len()).find(|&i| x[i].to_bits() != y[i].to_bits()) {
+            panic!("{what} at {at}: avx2 {} vs avx512 {}", x[at], y[at]);
+        }
+    };
+    for (m, n, k) in [
+        (1, 1, 1),
+        (13, 31, 5),
+        (29, 1152, 384),
+        (37, 384, 1536),
+        (50, 65, 700),
+    ] {
+        let a = values(m * k, 7);
+        let weight = Weight::new(values(n * k, 8), k, n);
+        let bias = values(n, 9);
+        let run = |path| {
+            let mut out = vec![0f32; m * n];
+            weight.linear(path, &mut out, &a, &bias, m);
+            out
+        };
+        same(&run(x2), &run(x5), &format!("linear {m}x{n}x{k}"));
+    }
+    let (h, d) = (64, 32);
+    for l in [5, 49, 240] {
+        let qkv = values(l * 3 * h, l as u64);
+        let run = |path| {
+            let mut out = vec![0f32; l * h];
+            let mut scores = vec![0f32; l * l];
+            kernels::attention_head(
+                path,
+                l,
+                d,
+                &qkv[d..],
+                &qkv[h + d..],
+                &qkv[2 * h + d..],
+                3 * h,
+                &mut out[d..],
+                h,
+                0.25,
+                &mut scores,
+                &mut kernels::AttentionScratch::new(),
+            );
+            out
+        };
+        same(&run(x2), &run(x5), &format!("attention l={l}"));
+    }
+    let (_tmp, dir) = common::tiny_model(&Tiny::default());
+    let files = ModelFiles::from_dir(&dir).unwrap();
+    let texts = [
+        "",
+        "the",
+        "we propose a new graph neural network for the robot",
+    ];
+    let embed = |path| {
+        let e = Embedder::load_with_kernel(&files, path).unwrap();
+        e.embed(&texts).unwrap().concat()
+    };
+    same(&embed(x2), &embed(x5), "tiny model");
+    println!("avx2 against avx512: the same bits");
 }
 
 #[derive(serde::Deserialize)]
@@ -500,7 +574,7 @@ fn kernel_gflops() {
             let a = values(m * k, 1);
             let w = values(n * k, 2);
             let mut d = vec![0.0f32; m * n];
-            let weight = Weight::new(path, w.clone(), k, n);
+            let weight = Weight::new(w.clone(), k, n);
             let dense = k >= 384;
             let flops = 2.0 * (m * n * k) as f64;
             let reps = (4e10 / flops).ceil() as usize;
@@ -526,7 +600,7 @@ fn kernel_gflops() {
             );
             if dense {
                 // The same layer in int8 (this path's int8 kernel), bias included.
-                let q8 = Weight::with_precision(path, Precision::Int8, w.clone(), k, n);
+                let q8 = Weight::with_precision(Precision::Int8, w.clone(), k, n);
                 let bias = values(n, 3);
                 q8.linear(path, &mut d, &a, &bias, m);
                 let start = Instant::now();

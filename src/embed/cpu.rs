@@ -128,13 +128,12 @@ impl CpuBert {
             let l = vb.pp(format!("encoder.layer.{n}"));
             let attn = l.pp("attention");
             let mut qkv_w = get(&attn, &[h, h], "self.query.weight")?;
-            let weight = |w: Vec<f32>, k: usize, n: usize| {
-                Weight::with_precision(kernel, precision, w, k, n)
-            };
+            let weight =
+                |w: Vec<f32>, k: usize, n: usize| Weight::with_precision(precision, w, k, n);
             // QKV stays f32 in every precision: its errors pass through softmax, and
             // int8 there cost the most (measured on 27,085 abstracts: cosine to f32
             // ≥ 0.9947 with it, ≥ 0.9974 without; see README, "int8").
-            let qkv_weight = |w: Vec<f32>| Weight::new(kernel, w, h, 3 * h);
+            let qkv_weight = |w: Vec<f32>| Weight::new(w, h, 3 * h);
             qkv_w.extend(get(&attn, &[h, h], "self.key.weight")?);
             qkv_w.extend(get(&attn, &[h, h], "self.value.weight")?);
             let mut qkv_b = get(&attn, &[h], "self.query.bias")?;

@@ -1,5 +1,5 @@
-//! Single-threaded f32 kernels for the CPU encoder: a strided matrix product (the
-//! `gemm` crate, which Candle's CPU matmul also uses), and the element-wise steps —
+//! Single-threaded f32 kernels for the CPU encoder: the matrix products (our packed
+//! sgemm, `crates/sgemm`, with one microkernel per path), and the element-wise steps —
 //! softmax, GELU, layer norm — written so the compiler vectorises them.
 //!
 //! The element-wise kernels are compiled three times: a portable body, and the same
@@ -18,8 +18,8 @@ pub enum KernelPath {
     /// Our packed sgemm with a 12×32 AVX-512 microkernel (x86_64 with `avx512f`);
     /// `Linear` weights prepacked at load.
     Avx512,
-    /// The `gemm` crate (its AVX2+FMA microkernels): x86_64 CPUs with AVX2 but no
-    /// AVX-512, the path all CPUs took before.
+    /// Our packed sgemm with a 12×32 AVX2+FMA microkernel (x86_64 with `avx2` and
+    /// `fma`, no AVX-512); weights prepacked, activations read in place.
     Avx2,
     /// Our packed sgemm with a NEON microkernel (aarch64).
     Neon,
@@ -52,7 +52,9 @@ impl KernelPath {
             KernelPath::Avx512 => {
                 "avx512: sgemm, 12x32 AVX-512 microkernel, weights prepacked, activations read in place"
             }
-            KernelPath::Avx2 => "avx2: gemm crate (AVX2+FMA microkernels)",
+            KernelPath::Avx2 => {
+                "avx2: sgemm, 12x32 AVX2+FMA microkernel (3x32 sub-tiles), weights prepacked, activations read in place"
+            }
             KernelPath::Neon => "neon: packed sgemm, 12x32 NEON microkernel, weights prepacked",
             KernelPath::Portable => {
                 "portable: packed sgemm, plain Rust microkernel, weights prepacked"
@@ -124,13 +126,13 @@ impl KernelPath {
             .unwrap_or(KernelPath::Portable)
     }
 
-    /// Our microkernel behind the path; `None` for the `gemm` crate.
-    fn micro(self) -> Option<Micro> {
+    /// Our microkernel behind the path.
+    fn micro(self) -> Micro {
         match self {
-            KernelPath::Avx512 => Some(Micro::Avx512),
-            KernelPath::Neon => Some(Micro::Neon),
-            KernelPath::Portable => Some(Micro::Portable),
-            KernelPath::Avx2 => None,
+            KernelPath::Avx512 => Micro::Avx512,
+            KernelPath::Avx2 => Micro::Avx2,
+            KernelPath::Neon => Micro::Neon,
+            KernelPath::Portable => Micro::Portable,
         }
     }
 }
@@ -213,57 +215,36 @@ impl KernelPath {
 }
 
 /// A right-hand matrix used many times (a `Linear` weight, `[n × k]` row-major, read as
-/// its transpose): packed once for our kernels, kept as is for the `gemm` crate.
+/// its transpose), packed once at load: for the f32 kernels (one layout for every
+/// path) or quantized for the int8 ones.
 pub struct Weight {
     k: usize,
     n: usize,
-    raw: Vec<f32>,
-    packed: Option<PackedB>,
-    /// The int8 form, instead of the others, for [`Precision::Int8`].
-    q8: Option<PackedQ8>,
+    form: WeightForm,
+}
+
+enum WeightForm {
+    F32(PackedB),
+    /// The int8 form, for [`Precision::Int8`].
+    Int8(PackedQ8),
 }
 
 impl Weight {
-    /// `w` is `[n × k]` (out, in). Panics if it is not `n · k` long (a caller bug).
-    pub fn new(path: KernelPath, w: Vec<f32>, k: usize, n: usize) -> Weight {
-        assert_eq!(w.len(), n * k, "weight of the wrong size");
-        match path.micro() {
-            Some(_) => Weight {
-                k,
-                n,
-                packed: Some(PackedB::new(k, n, &w, 1, k)),
-                raw: Vec::new(),
-                q8: None,
-            },
-            None => Weight {
-                k,
-                n,
-                raw: w,
-                packed: None,
-                q8: None,
-            },
-        }
+    /// `w` is `[n × k]` (out, in), packed for the f32 kernels. Panics if it is not
+    /// `n · k` long (a caller bug).
+    pub fn new(w: Vec<f32>, k: usize, n: usize) -> Weight {
+        Self::with_precision(Precision::F32, w, k, n)
     }
 
-    /// `w` (`[n × k]`, out, in) in `precision`: [`Self::new`] for f32, quantized and
-    /// packed for the int8 kernels otherwise.
-    pub fn with_precision(
-        path: KernelPath,
-        precision: Precision,
-        w: Vec<f32>,
-        k: usize,
-        n: usize,
-    ) -> Weight {
-        match precision {
-            Precision::F32 => Self::new(path, w, k, n),
-            Precision::Int8 => Weight {
-                k,
-                n,
-                q8: Some(PackedQ8::new(k, n, &w)),
-                raw: Vec::new(),
-                packed: None,
-            },
-        }
+    /// `w` (`[n × k]`, out, in) in `precision`: packed for the f32 kernels, or
+    /// quantized and packed for the int8 ones.
+    pub fn with_precision(precision: Precision, w: Vec<f32>, k: usize, n: usize) -> Weight {
+        assert_eq!(w.len(), n * k, "weight of the wrong size");
+        let form = match precision {
+            Precision::F32 => WeightForm::F32(PackedB::new(k, n, &w, 1, k)),
+            Precision::Int8 => WeightForm::Int8(PackedQ8::new(k, n, &w)),
+        };
+        Weight { k, n, form }
     }
 
     /// `out[rows×n] = input[rows×k] · wᵀ + bias` (rows `n` and `k` apart): a linear
@@ -277,39 +258,30 @@ impl Weight {
         rows: usize,
     ) {
         assert_eq!(bias.len(), self.n, "bias of the wrong size");
-        if let Some(w) = &self.q8 {
-            return q8::linear_q8(path.q8(), rows, out, input, w, bias);
-        }
-        match (&self.packed, path.micro()) {
-            (Some(packed), Some(micro)) => {
-                sgemm::sgemm_bias(micro, rows, out, self.n, input, self.k, packed, bias)
+        match &self.form {
+            WeightForm::F32(packed) => {
+                sgemm::sgemm_bias(path.micro(), rows, out, self.n, input, self.k, packed, bias)
             }
-            _ => {
-                for r in out[..rows * self.n].chunks_exact_mut(self.n) {
-                    r.copy_from_slice(bias);
-                }
-                self.accumulate(path, out, input, rows)
-            }
+            WeightForm::Int8(w) => q8::linear_q8(path.q8(), rows, out, input, w, bias),
         }
     }
 
     /// `out[rows×n] += input[rows×k] · wᵀ` (rows `n` and `k` apart). f32 weights only:
     /// panics on an int8 one (int8 layers only run whole, as [`Self::linear`]).
     pub fn accumulate(&self, path: KernelPath, out: &mut [f32], input: &[f32], rows: usize) {
-        match (&self.packed, path.micro()) {
-            (Some(packed), Some(micro)) => {
-                sgemm::sgemm(micro, rows, out, self.n, true, input, self.k, packed, 1.0)
-            }
-            _ => {
-                assert!(
-                    !self.raw.is_empty() || self.n * self.k == 0,
-                    "weight packed for another path"
-                );
-                matmul(
-                    rows, self.n, self.k, out, self.n, true, input, self.k, &self.raw, 1, self.k,
-                    1.0,
-                )
-            }
+        match &self.form {
+            WeightForm::F32(packed) => sgemm::sgemm(
+                path.micro(),
+                rows,
+                out,
+                self.n,
+                true,
+                input,
+                self.k,
+                packed,
+                1.0,
+            ),
+            WeightForm::Int8(_) => panic!("Weight::accumulate: an int8 weight runs only whole"),
         }
     }
 }
@@ -347,12 +319,10 @@ impl Default for AttentionScratch {
 /// in place from a fused projection), `out` rows `out_rs` apart, `scores` at least
 /// `l · l` floats of scratch.
 ///
-/// On our sgemm's paths the keys (transposed) and values are packed once, then the
-/// queries go through in blocks of [`ATTENTION_ROWS`]: scores, softmax and context per
-/// block while its scores are in L1. Each output has the same bits as the two whole
-/// products with softmax between them (every sum runs over the same k in the same
-/// order). On the `gemm` crate's path, which packs on every call, it is those two
-/// whole products.
+/// The keys (transposed) and values are packed once, then the queries go through in
+/// blocks of [`ATTENTION_ROWS`]: scores, softmax and context per block while its
+/// scores are in L1. Each output has the same bits as the two whole products with
+/// softmax between them (every sum runs over the same k in the same order).
 ///
 /// Panics if a slice is too short for the shapes (a caller bug).
 #[allow(clippy::too_many_arguments)]
@@ -370,12 +340,7 @@ pub fn attention_head(
     scores: &mut [f32],
     scratch: &mut AttentionScratch,
 ) {
-    let Some(micro) = path.micro() else {
-        let s = &mut scores[..l * l];
-        matmul(l, l, d, s, l, false, q, ld, k, 1, ld, scale);
-        softmax_rows(s, l);
-        return matmul(l, d, l, out, out_rs, false, s, l, v, ld, 1, 1.0);
-    };
+    let micro = path.micro();
     // kᵀ: element (p, j) = k[j·ld + p]; v as it is.
     scratch.keys.repack(d, l, k, 1, ld);
     scratch.values.repack(l, d, v, ld, 1);
@@ -399,8 +364,13 @@ pub fn attention_head(
     }
 }
 
-/// [`matmul`] on a chosen path: the `gemm` crate for [`KernelPath::Avx2`], our packed
-/// sgemm (packing `b` on the fly) otherwise. Same arguments and panics as [`matmul`].
+/// `dst[m×n] = (accumulate ? dst : 0) + scale · a[m×k] · b[k×n]` on a chosen path, all
+/// row-major with explicit strides (in elements): `a` rows are `a_rs` apart, `b` element
+/// `(i, j)` is at `i·b_rs + j·b_cs` (so `b_rs = 1, b_cs = ld` reads a row-major `[n×k]`
+/// matrix as its transpose, as `Linear` weights are stored), `dst` rows are `dst_rs`
+/// apart. `b` is packed on the fly (for a matrix used once; [`Weight`] packs once).
+///
+/// Panics if a slice is too short for the shapes: that is a bug in the caller.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_on(
     path: KernelPath,
@@ -417,71 +387,21 @@ pub fn matmul_on(
     b_cs: usize,
     scale: f32,
 ) {
-    match path.micro() {
-        Some(micro) => sgemm::sgemm_strided(
-            micro, m, n, k, dst, dst_rs, accumulate, a, a_rs, b, b_rs, b_cs, scale,
-        ),
-        None => matmul(
-            m, n, k, dst, dst_rs, accumulate, a, a_rs, b, b_rs, b_cs, scale,
-        ),
-    }
-}
-
-/// `dst[m×n] = (accumulate ? dst : 0) + scale · a[m×k] · b[k×n]`, all row-major with
-/// explicit strides (in elements): `a` rows are `a_rs` apart, `b` element `(i, j)` is at
-/// `i·b_rs + j·b_cs` (so `b_rs = 1, b_cs = ld` reads a row-major `[n×k]` matrix as its
-/// transpose, as `Linear` weights are stored), `dst` rows are `dst_rs` apart.
-///
-/// Panics if a slice is too short for the shapes: that is a bug in the caller.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    a: &[f32],
-    a_rs: usize,
-    b: &[f32],
-    b_rs: usize,
-    b_cs: usize,
-    scale: f32,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    let last = |rows: usize, rs: usize, cols: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
-    assert!(dst.len() > last(m, dst_rs, n, 1), "matmul: dst too short");
-    if k > 0 {
-        assert!(a.len() > last(m, a_rs, k, 1), "matmul: lhs too short");
-        assert!(b.len() > last(k, b_rs, n, b_cs), "matmul: rhs too short");
-    }
-    // SAFETY: the asserts above keep every index gemm computes from these shapes and
-    // strides inside the slices; `dst` does not alias `a` or `b` (distinct borrows).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            a.as_ptr(),
-            1,
-            a_rs as isize,
-            b.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
-            1.0f32,
-            scale,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
+    sgemm::sgemm_strided(
+        path.micro(),
+        m,
+        n,
+        k,
+        dst,
+        dst_rs,
+        accumulate,
+        a,
+        a_rs,
+        b,
+        b_rs,
+        b_cs,
+        scale,
+    )
 }
 
 /// Which variant the element-wise kernels run, decided once per process: the widest
@@ -874,12 +794,14 @@ mod tests {
         let a: Vec<f32> = (0..m * k).map(|i| i as f32 * 0.5 - 3.0).collect();
         // b as a row-major [n×k] matrix read transposed.
         let b: Vec<f32> = (0..n * k).map(|i| (i % 7) as f32 - 2.0).collect();
-        let mut dst = vec![1.0f32; m * n];
-        matmul(m, n, k, &mut dst, n, true, &a, k, &b, 1, k, 2.0);
-        for i in 0..m {
-            for j in 0..n {
-                let dot: f32 = (0..k).map(|p| a[i * k + p] * b[j * k + p]).sum();
-                assert!((dst[i * n + j] - (1.0 + 2.0 * dot)).abs() < 1e-4);
+        for path in KernelPath::ALL.into_iter().filter(|p| p.check().is_ok()) {
+            let mut dst = vec![1.0f32; m * n];
+            matmul_on(path, m, n, k, &mut dst, n, true, &a, k, &b, 1, k, 2.0);
+            for i in 0..m {
+                for j in 0..n {
+                    let dot: f32 = (0..k).map(|p| a[i * k + p] * b[j * k + p]).sum();
+                    assert!((dst[i * n + j] - (1.0 + 2.0 * dot)).abs() < 1e-4);
+                }
             }
         }
     }
