@@ -29,6 +29,15 @@ use super::kernels::{self, KernelPath, Precision, Weight};
 use super::Pooling;
 use crate::error::{Error, Result};
 
+/// Rows of the batch taken at once through a layer's token-wise part (attention
+/// output, norm, feed-forward up, GELU, down, norm): the block's feed-forward
+/// activations (96 × 1536 floats, 590 KB) stay in L2 between the products and GELU,
+/// where the whole batch's (25 MB for 4,096 tokens) went out to memory and back
+/// three times. 48 to 240 measured alike, 1-3 % faster than the whole batch at once,
+/// on an AMD EPYC (`paperscout embed` on 512 abstracts, alternating); the vectors
+/// are the same to the bit (each row's sums are the same).
+const TOKEN_ROWS: usize = 96;
+
 struct LayerNorm {
     gamma: Vec<f32>,
     beta: Vec<f32>,
@@ -256,7 +265,7 @@ impl CpuBert {
         let mut x = vec![0f32; tokens * h];
         let mut qkv = vec![0f32; tokens * 3 * h];
         let mut ctx = vec![0f32; tokens * h];
-        let mut up = vec![0f32; tokens * self.intermediate];
+        let mut up = vec![0f32; tokens.min(TOKEN_ROWS) * self.intermediate];
         let mut scores = vec![0f32; longest * longest];
         let mut packed = kernels::AttentionScratch::new();
 
@@ -293,33 +302,20 @@ impl CpuBert {
                 &mut scores,
                 &mut packed,
             );
-            // ctx ← ctx·Woᵀ + b, then x ← LN(x + ctx). The product needs a separate
-            // destination, so it goes to `qkv`'s first `tokens × h` floats; the sum is
-            // the same either way round, so the norm writes straight into x.
-            let attn_out = &mut qkv[..tokens * h];
-            self.linear(attn_out, &ctx, &layer.out_w, &layer.out_b, tokens);
-            kernels::add_layer_norm(
-                &mut x,
-                attn_out,
-                &layer.attn_norm.gamma,
-                &layer.attn_norm.beta,
-                self.eps,
-            );
-
-            self.linear(&mut up, &x, &layer.up_w, &layer.up_b, tokens);
-            match self.act {
-                HiddenAct::Gelu => kernels::gelu_erf(&mut up),
-                HiddenAct::GeluApproximate => kernels::gelu_tanh(&mut up),
-                HiddenAct::Relu => up.iter_mut().for_each(|v| *v = v.max(0.0)),
+            let mut r0 = 0;
+            while r0 < tokens {
+                let rows = TOKEN_ROWS.min(tokens - r0);
+                let span = r0 * h..(r0 + rows) * h;
+                self.token_wise(
+                    layer,
+                    &mut x[span.clone()],
+                    &mut ctx[span],
+                    &mut qkv[..rows * h],
+                    &mut up[..rows * self.intermediate],
+                    rows,
+                );
+                r0 += rows;
             }
-            self.linear(&mut ctx, &up, &layer.down_w, &layer.down_b, tokens);
-            kernels::add_layer_norm(
-                &mut ctx,
-                &x,
-                &layer.ffn_norm.gamma,
-                &layer.ffn_norm.beta,
-                self.eps,
-            );
             std::mem::swap(&mut x, &mut ctx);
         }
 
@@ -345,6 +341,46 @@ impl CpuBert {
             out.push(v);
         }
         out
+    }
+
+    /// The token-wise rest of a layer over `rows` rows, in place: `x` holds the layer's
+    /// input and `ctx` the attention's context on entry; on return `ctx` holds the
+    /// layer's output. `attn_out` and `up` are scratch of `rows × hidden` and
+    /// `rows × intermediate` floats.
+    fn token_wise(
+        &self,
+        layer: &Layer,
+        x: &mut [f32],
+        ctx: &mut [f32],
+        attn_out: &mut [f32],
+        up: &mut [f32],
+        rows: usize,
+    ) {
+        // ctx ← ctx·Woᵀ + b, then x ← LN(x + ctx). The product needs a separate
+        // destination; the sum is the same either way round, so the norm writes
+        // straight into x.
+        self.linear(attn_out, ctx, &layer.out_w, &layer.out_b, rows);
+        kernels::add_layer_norm(
+            x,
+            attn_out,
+            &layer.attn_norm.gamma,
+            &layer.attn_norm.beta,
+            self.eps,
+        );
+        self.linear(up, x, &layer.up_w, &layer.up_b, rows);
+        match self.act {
+            HiddenAct::Gelu => kernels::gelu_erf(up),
+            HiddenAct::GeluApproximate => kernels::gelu_tanh(up),
+            HiddenAct::Relu => up.iter_mut().for_each(|v| *v = v.max(0.0)),
+        }
+        self.linear(ctx, up, &layer.down_w, &layer.down_b, rows);
+        kernels::add_layer_norm(
+            ctx,
+            x,
+            &layer.ffn_norm.gamma,
+            &layer.ffn_norm.beta,
+            self.eps,
+        );
     }
 
     /// Self-attention of every text: `ctx[t, head] = softmax(q·kᵀ/√d)·v`, per text and
