@@ -5,9 +5,12 @@
 //! - **no padding**: a batch is its texts' tokens packed end to end (`[tokens, hidden]`);
 //!   the dense layers run over real tokens only and attention runs per text, so a short
 //!   text costs its own length, not the batch's longest;
-//! - **attention per (text, head)** straight out of the fused QKV buffer: no reshapes,
-//!   no mask; keys and values packed once per head, then scores, softmax and context
-//!   per block of query rows (`kernels::attention_head`);
+//! - **attention per (text, head)** straight out of the text's fused QKV projection,
+//!   computed just before it: no reshapes, no mask; keys and values packed once per
+//!   head, then scores, softmax and context per block of query rows
+//!   (`kernels::attention_head`);
+//! - **the rest of a layer per block of rows** (`TOKEN_ROWS`): attention output, norm,
+//!   feed-forward and norm run block by block, so activations stay in L2;
 //! - **bias in the product** (the output is pre-filled with the bias and accumulated),
 //!   residual + layer norm in one pass, GELU and softmax vectorised (`kernels`);
 //! - **one allocation of scratch per batch**, reused by every layer;
@@ -263,7 +266,9 @@ impl CpuBert {
         }
         let longest = texts.iter().map(|t| t.len()).max().unwrap_or(0);
         let mut x = vec![0f32; tokens * h];
-        let mut qkv = vec![0f32; tokens * 3 * h];
+        // One text's QKV projection at a time; its first rows are the token-wise
+        // part's scratch for the attention output.
+        let mut qkv = vec![0f32; longest.max(tokens.min(TOKEN_ROWS)) * 3 * h];
         let mut ctx = vec![0f32; tokens * h];
         let mut up = vec![0f32; tokens.min(TOKEN_ROWS) * self.intermediate];
         let mut scores = vec![0f32; longest * longest];
@@ -384,8 +389,9 @@ impl CpuBert {
     }
 
     /// Self-attention of every text: `ctx[t, head] = softmax(q·kᵀ/√d)·v`, per text and
-    /// head ([`kernels::attention_head`]), reading q, k and v in place from the fused
-    /// projection.
+    /// head ([`kernels::attention_head`]). Each text's fused QKV projection is computed
+    /// just before its heads, into `qkv` (at least its `l × 3·hidden` floats), so the
+    /// heads read q, k and v in place while the text's block is still in cache.
     #[allow(clippy::too_many_arguments)]
     fn attention(
         &self,
@@ -398,15 +404,20 @@ impl CpuBert {
         packed: &mut kernels::AttentionScratch,
     ) {
         let h = self.hidden;
-        let tokens = x.len() / h;
         let d = h / self.heads;
         let ld = 3 * h;
-        self.linear(qkv, x, &layer.qkv_w, &layer.qkv_b, tokens);
         let scale = 1.0 / (d as f32).sqrt();
         let mut start = 0;
         for ids in texts {
             let l = ids.len();
-            let block = &qkv[start * ld..(start + l) * ld];
+            let block = &mut qkv[..l * ld];
+            self.linear(
+                block,
+                &x[start * h..(start + l) * h],
+                &layer.qkv_w,
+                &layer.qkv_b,
+                l,
+            );
             for head in 0..self.heads {
                 let q = &block[head * d..];
                 let k = &block[h + head * d..];

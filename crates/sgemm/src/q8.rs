@@ -563,7 +563,11 @@ mod tests {
                 ops * reps as f64 / t.elapsed().as_secs_f64() / 1e9
             };
             let packed = crate::PackedB::new(k, n, &wf, 1, k);
-            for micro in [crate::Micro::Avx512, crate::Micro::Portable] {
+            for micro in [
+                crate::Micro::Avx512,
+                crate::Micro::Avx2,
+                crate::Micro::Portable,
+            ] {
                 if micro.supported() {
                     let g =
                         time(&mut |o| crate::sgemm_bias(micro, m, o, n, &input, k, &packed, &bias));
