@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The aarch64 (NEON) kernels, from this x86_64 machine:
-#   1. `cargo check` of the kernel crate for aarch64-unknown-linux-gnu, when that Rust
-#      target is installed (`rustup target add aarch64-unknown-linux-gnu`);
-#   2. its tests run under qemu, when the cross linker and qemu are there too
-#      (Debian: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user).
-# Each step that cannot run says so and is skipped: this never fails for a missing
+#   1. `cargo check` of the kernel crate for aarch64-unknown-linux-gnu;
+#   2. its tests run under qemu.
+# What they need (the Rust target, Debian's gcc-aarch64-linux-gnu,
+# libc6-dev-arm64-cross and qemu-user) is installed first when missing
+# (scripts/install-test-deps.sh aarch64). Where it cannot be installed (no rustup, no
+# apt-get, no network), the step says SKIPPED and why: this never fails for a missing
 # tool, only for a real compile error or a failing test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,6 +14,7 @@ if [ "$(uname -m)" = aarch64 ]; then
     echo "check-aarch64: this machine is aarch64: the normal test run covered NEON"
     exit 0
 fi
+scripts/install-test-deps.sh aarch64 || true
 if ! command -v rustup >/dev/null || ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
     echo "check-aarch64: SKIPPED: the Rust target $target is not installed" \
         "(rustup target add $target); the NEON kernels were not checked"
