@@ -770,13 +770,9 @@ mod avx512 {
         prefetch_tile(c, ldc);
         let mut lo = [_mm512_setzero_ps(); MR];
         let mut hi = [_mm512_setzero_ps(); MR];
-        let trips = kc / UNROLL;
-        if trips > 0 {
-            four_steps(trips, a, a_rs, b, &mut lo, &mut hi);
-        }
         let rows: [*const f32; MR] = std::array::from_fn(|i| a.add(i * a_rs));
-        let mut b = b.add(trips * UNROLL * NR);
-        for p in trips * UNROLL..kc {
+        let mut b = b;
+        for p in 0..kc {
             let b0 = _mm512_loadu_ps(b);
             let b1 = _mm512_loadu_ps(b.add(16));
             for i in 0..MR {
@@ -787,132 +783,6 @@ mod avx512 {
             b = b.add(NR);
         }
         store!(lo, hi, c, ldc, acc, init, scale);
-    }
-
-    /// Steps of k per trip of [`four_steps`]'s loop.
-    const UNROLL: usize = 4;
-
-    /// One step of k in [`four_steps`]: `B`'s two vectors at byte offsets `$b0`, `$b1`
-    /// from `{b}`, then each row's element of `A`, at byte offset `$a` from its row,
-    /// broadcast and multiplied into the row's two accumulators (`zmm i` and
-    /// `zmm 12+i`). Rows `3j`, `3j+1`, `3j+2` are `{rj}`, `{rj} + {s}`, `{rj} + 2·{s}`.
-    macro_rules! step {
-        ($b0:literal, $b1:literal, $a:literal) => {
-            concat!(
-                "vmovups zmm24, zmmword ptr [{b} + ",
-                $b0,
-                "]\n",
-                "vmovups zmm25, zmmword ptr [{b} + ",
-                $b1,
-                "]\n",
-                row!("{r0}", "0", "12", $a),
-                row!("{r0} + {s}", "1", "13", $a),
-                row!("{r0} + {s}*2", "2", "14", $a),
-                row!("{r3}", "3", "15", $a),
-                row!("{r3} + {s}", "4", "16", $a),
-                row!("{r3} + {s}*2", "5", "17", $a),
-                row!("{r6}", "6", "18", $a),
-                row!("{r6} + {s}", "7", "19", $a),
-                row!("{r6} + {s}*2", "8", "20", $a),
-                row!("{r9}", "9", "21", $a),
-                row!("{r9} + {s}", "10", "22", $a),
-                row!("{r9} + {s}*2", "11", "23", $a),
-            )
-        };
-    }
-
-    /// One row of a [`step!`].
-    macro_rules! row {
-        ($addr:literal, $lo:literal, $hi:literal, $a:literal) => {
-            concat!(
-                "vbroadcastss zmm26, dword ptr [",
-                $addr,
-                " + ",
-                $a,
-                "]\n",
-                "vfmadd231ps zmm",
-                $lo,
-                ", zmm26, zmm24\n",
-                "vfmadd231ps zmm",
-                $hi,
-                ", zmm26, zmm25\n",
-            )
-        };
-    }
-
-    /// The first `4 · trips` steps of k of [`kernel_rows`], in assembly. Written in
-    /// Rust, the loop worked out the 12 rows' addresses again at every step (more
-    /// pointers than there are general registers): 16 integer instructions per 24
-    /// multiply-adds, which on Intel cores issue on the same ports as the
-    /// multiply-adds (`llvm-mca -mcpu=icelake-server`: 13.7 cycles a step where the
-    /// multiply-adds need 12). Unrolled in Rust, LLVM hoisted every broadcast of the
-    /// trip ahead of the multiply-adds and spilled them. Here four row pointers and
-    /// the stride address all 12 rows, and each step of a trip is a displacement:
-    /// 6 integer instructions per 96 multiply-adds. The multiply-adds are the same,
-    /// in the same order, as the Rust loop's, so the bits are too.
-    ///
-    /// # Safety
-    /// As [`kernel_rows`], with `trips ≥ 1` and `4 · trips ≤ kc`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn four_steps(
-        trips: usize,
-        a: *const f32,
-        a_rs: usize,
-        b: *const f32,
-        lo: &mut [__m512; MR],
-        hi: &mut [__m512; MR],
-    ) {
-        debug_assert!(trips > 0);
-        std::arch::asm!(
-            "2:",
-            step!("0", "64", "0"),
-            step!("128", "192", "4"),
-            step!("256", "320", "8"),
-            step!("384", "448", "12"),
-            "add {r0}, 16",
-            "add {r3}, 16",
-            "add {r6}, 16",
-            "add {r9}, 16",
-            "add {b}, 512",
-            "dec {n}",
-            "jnz 2b",
-            r0 = inout(reg) a => _,
-            r3 = inout(reg) a.add(3 * a_rs) => _,
-            r6 = inout(reg) a.add(6 * a_rs) => _,
-            r9 = inout(reg) a.add(9 * a_rs) => _,
-            s = in(reg) a_rs * 4,
-            b = inout(reg) b => _,
-            n = inout(reg) trips => _,
-            inout("zmm0") lo[0],
-            inout("zmm1") lo[1],
-            inout("zmm2") lo[2],
-            inout("zmm3") lo[3],
-            inout("zmm4") lo[4],
-            inout("zmm5") lo[5],
-            inout("zmm6") lo[6],
-            inout("zmm7") lo[7],
-            inout("zmm8") lo[8],
-            inout("zmm9") lo[9],
-            inout("zmm10") lo[10],
-            inout("zmm11") lo[11],
-            inout("zmm12") hi[0],
-            inout("zmm13") hi[1],
-            inout("zmm14") hi[2],
-            inout("zmm15") hi[3],
-            inout("zmm16") hi[4],
-            inout("zmm17") hi[5],
-            inout("zmm18") hi[6],
-            inout("zmm19") hi[7],
-            inout("zmm20") hi[8],
-            inout("zmm21") hi[9],
-            inout("zmm22") hi[10],
-            inout("zmm23") hi[11],
-            out("zmm24") _,
-            out("zmm25") _,
-            out("zmm26") _,
-            options(nostack, readonly),
-        );
     }
 
     /// Ask for the tile's rows of `c` while the products run, so the final read-add-
