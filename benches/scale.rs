@@ -490,16 +490,10 @@ fn main() {
         serve_child(Path::new(&dir));
         return;
     }
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
+    // Which CPU and kernels these figures come from (issue 14), as every bench prints it.
+    println!("{}", paperscout::embed::cpu_report());
     println!(
-        "CPU: {cpu}; {} threads; load: {}",
+        "{} threads; load: {}",
         rayon::current_num_threads(),
         std::fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()
