@@ -487,6 +487,15 @@ fn cpu_report_names_the_cpu_and_the_path() {
         report.contains(KernelPath::best().name()),
         "the best path is named: {report}"
     );
+    // Generation and topology, where the machine tells them: x86's family and model
+    // numbers, and the physical cores the logical CPUs sit on.
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    if cpuinfo.lines().any(|l| l.starts_with("cpu family")) {
+        assert!(report.contains("family "), "{report}");
+    }
+    if std::path::Path::new("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list").exists() {
+        assert!(report.contains(" cores"), "{report}");
+    }
 }
 
 /// `PAPERSCOUT_KERNEL=avx2` holds the element-wise kernels to AVX2 as well, so a forced

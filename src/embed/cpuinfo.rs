@@ -6,7 +6,8 @@ use super::kernels::KernelPath;
 /// The instruction sets reported, in this order.
 const FLAGS: [&str; 5] = ["avx2", "fma", "avx512f", "avx512_vnni", "neon"];
 
-/// Three lines: the CPU model and logical CPU count, which of avx2 / fma / avx512f /
+/// Three lines: the CPU model (with x86's family and model numbers), the logical CPUs
+/// and the physical cores they sit on, which of avx2 / fma / avx512f /
 /// avx512_vnni / neon it has, and the kernel path the CPU encoder takes (honouring
 /// `PAPERSCOUT_KERNEL`). Read from `/proc/cpuinfo` where there is one, else from the
 /// run-time feature checks alone.
@@ -42,6 +43,12 @@ pub fn cpu_report() -> String {
     };
     let (present, absent): (Vec<&str>, Vec<&str>) = FLAGS.iter().partition(|f| has(f));
     let threads = std::thread::available_parallelism().map_or(0, |n| n.get());
+    // x86 family and model numbers tell CPU generations apart where the model name does
+    // not (a KVM guest's "AMD EPYC" or "Intel Xeon Processor").
+    let generation = match (field(&["cpu family"]), field(&["model"])) {
+        (Some(family), Some(model)) => format!("family {family} model {model}; "),
+        _ => String::new(),
+    };
     let path = match KernelPath::select() {
         Ok(p) => format!(
             "{}; element-wise: {}; linear layers: {}",
@@ -56,7 +63,12 @@ pub fn cpu_report() -> String {
         Err(e) => format!("none ({e})"),
     };
     format!(
-        "cpu: {model} ({threads} logical CPUs, {})\nflags: {} (absent: {})\nkernel path: {path}",
+        "cpu: {model} ({generation}{threads} logical CPUs{}, {})\nflags: {} (absent: {})\nkernel path: {path}",
+        match physical_cores() {
+            Some((online, cores)) if online == threads => format!(" on {cores} cores"),
+            Some((online, cores)) => format!(" of the machine's {online} on {cores} cores"),
+            None => String::new(),
+        },
         std::env::consts::ARCH,
         if present.is_empty() {
             "none".to_string()
@@ -69,6 +81,32 @@ pub fn cpu_report() -> String {
             absent.join(" ")
         },
     )
+}
+
+/// The machine's online logical CPUs and how many physical cores they sit on (Linux
+/// sysfs): two logical CPUs on one core share its multiply-add units, which halves what
+/// each can do, so a figure means something else there. `None` where sysfs does not say.
+fn physical_cores() -> Option<(usize, usize)> {
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").ok()?;
+    let (mut cores, mut cpus) = (std::collections::BTreeSet::new(), 0);
+    for range in online.trim().split(',') {
+        let (first, last) = match range.split_once('-') {
+            Some((a, b)) => (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?),
+            None => {
+                let one = range.parse::<usize>().ok()?;
+                (one, one)
+            }
+        };
+        for cpu in first..=last {
+            let siblings = std::fs::read_to_string(format!(
+                "/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list"
+            ))
+            .ok()?;
+            cores.insert(siblings.trim().to_string());
+            cpus += 1;
+        }
+    }
+    (!cores.is_empty()).then_some((cpus, cores.len()))
 }
 
 /// The run-time check the kernels use, where there is one for `flag`.
