@@ -496,6 +496,25 @@ fn cpu_report_names_the_cpu_and_the_path() {
     if std::path::Path::new("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list").exists() {
         assert!(report.contains(" cores"), "{report}");
     }
+    // The instruction sets listed are those the kernels are chosen by, not
+    // /proc/cpuinfo's flags (under an emulator those are the host's:
+    // scripts/check-x86-cpus.sh runs this test on emulated CPUs).
+    #[cfg(target_arch = "x86_64")]
+    {
+        let flags = report
+            .lines()
+            .find_map(|l| l.strip_prefix("flags: "))
+            .unwrap_or_else(|| panic!("no flags line: {report}"));
+        let listed: Vec<&str> = flags.split(" (absent").next().unwrap().split(' ').collect();
+        for (flag, has) in [
+            ("avx2", std::is_x86_feature_detected!("avx2")),
+            ("fma", std::is_x86_feature_detected!("fma")),
+            ("avx512f", std::is_x86_feature_detected!("avx512f")),
+            ("avx512_vnni", std::is_x86_feature_detected!("avx512vnni")),
+        ] {
+            assert_eq!(listed.contains(&flag), has, "{flag}: {report}");
+        }
+    }
 }
 
 /// `PAPERSCOUT_KERNEL=avx2` holds the element-wise kernels to AVX2 as well, so a forced

@@ -9,8 +9,11 @@ const FLAGS: [&str; 5] = ["avx2", "fma", "avx512f", "avx512_vnni", "neon"];
 /// Three lines: the CPU model (with x86's family and model numbers), the logical CPUs
 /// and the physical cores they sit on, which of avx2 / fma / avx512f /
 /// avx512_vnni / neon it has, and the kernel path the CPU encoder takes (honouring
-/// `PAPERSCOUT_KERNEL`). Read from `/proc/cpuinfo` where there is one, else from the
-/// run-time feature checks alone.
+/// `PAPERSCOUT_KERNEL`). The model and topology come from `/proc/cpuinfo` and sysfs
+/// where there are some; the instruction sets from the run-time checks the kernels
+/// choose by (on x86, CPUID and the registers the OS saves), never from
+/// `/proc/cpuinfo`'s flags, which can disagree: under an emulator they are the host's,
+/// and a kernel booted with `clearcpuid=` hides flags that CPUID still reports.
 pub fn cpu_report() -> String {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let field = |names: &[&str]| -> Option<String> {
@@ -29,19 +32,7 @@ pub fn cpu_report() -> String {
             Some(format!("implementer {imp} part {part}"))
         })
         .unwrap_or_else(|| "unknown".to_string());
-    let listed: Vec<String> = field(&["flags", "Features"])
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    let has = |flag: &str| -> bool {
-        match flag {
-            // NEON is "asimd" in aarch64's /proc/cpuinfo, and part of every aarch64 CPU.
-            "neon" => cfg!(target_arch = "aarch64") || listed.iter().any(|f| f == "asimd"),
-            _ => listed.iter().any(|f| f == flag) || detected(flag),
-        }
-    };
-    let (present, absent): (Vec<&str>, Vec<&str>) = FLAGS.iter().partition(|f| has(f));
+    let (present, absent): (Vec<&str>, Vec<&str>) = FLAGS.iter().partition(|f| detected(f));
     let threads = std::thread::available_parallelism().map_or(0, |n| n.get());
     // x86 family and model numbers tell CPU generations apart where the model name does
     // not (a KVM guest's "AMD EPYC" or "Intel Xeon Processor").
@@ -109,7 +100,8 @@ fn physical_cores() -> Option<(usize, usize)> {
     (!cores.is_empty()).then_some((cpus, cores.len()))
 }
 
-/// The run-time check the kernels use, where there is one for `flag`.
+/// The run-time check the kernels use for `flag` (one of [`FLAGS`]): NEON is part of
+/// every aarch64 CPU, and absent elsewhere.
 fn detected(flag: &str) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -123,7 +115,6 @@ fn detected(flag: &str) -> bool {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = flag;
-        false
+        flag == "neon" && cfg!(target_arch = "aarch64")
     }
 }
