@@ -6,6 +6,8 @@
 #   scripts/install-test-deps.sh aarch64   the NEON kernel check (scripts/check-aarch64.sh):
 #                                          the Rust target aarch64-unknown-linux-gnu, the
 #                                          aarch64 cross linker and qemu-user
+#   scripts/install-test-deps.sh qemu      the emulated x86 CPUs (scripts/check-x86-cpus.sh):
+#                                          qemu-user
 # Exits 1 when something could not be installed; the callers decide what that means.
 set -euo pipefail
 
@@ -55,8 +57,16 @@ aarch64)
     fi
     exit $status
     ;;
+qemu)
+    if have qemu-x86_64; then
+        echo "install-test-deps: qemu-x86_64 present"
+        exit 0
+    fi
+    apt_install qemu-user
+    echo "install-test-deps: installed qemu-user"
+    ;;
 *)
-    echo "install-test-deps: unknown argument '$1' (expected: browser or aarch64)" >&2
+    echo "install-test-deps: unknown argument '$1' (expected: browser, aarch64 or qemu)" >&2
     exit 2
     ;;
 esac

@@ -51,3 +51,6 @@ cargo test --locked "$@"
 # a naive product.
 cargo test --locked -p paperscout-sgemm
 scripts/check-aarch64.sh
+# The kernel choice on emulated x86 CPUs without AVX-512 (Haswell) and without AVX
+# (Nehalem): what an AVX2-only or older CPU runs by default, to the bit.
+scripts/check-x86-cpus.sh
