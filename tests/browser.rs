@@ -239,8 +239,18 @@ fn pages_work_in_headless_chromium() {
         // (Results need the model the library was built with; the sample library's
         // stored model name differs from the project's model directory's, so only the
         // round trip is checked here.)
+        // The search page's own `main` is there before the click's navigation ends, so
+        // wait for the URL instead (checking it at once failed once under load).
+        let started = Instant::now();
+        while !c.current_url().await.unwrap().query().unwrap_or("").contains("q=") {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the search form did not submit: {}",
+                c.current_url().await.unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         c.wait().for_element(Locator::Css("main")).await.unwrap();
-        assert!(c.current_url().await.unwrap().query().unwrap_or("").contains("q="));
         shot(&c, "06-search").await;
 
         // The map: points, each a link.
