@@ -36,6 +36,11 @@ const MC: usize = 48;
 /// whole than 320 on that Xeon; 512 and 768 (fewer passes for FFN down) no faster.
 const KC_MAX: usize = 384;
 
+/// An x86 microkernel reading `A` in place: `(kc, a, a_rs, b, c, ldc, acc, init, scale)`.
+#[cfg(target_arch = "x86_64")]
+type KernelRows =
+    unsafe fn(usize, *const f32, usize, *const f32, *mut f32, usize, bool, *const f32, f32);
+
 /// Which microkernel runs [`sgemm`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Micro {
@@ -416,10 +421,10 @@ fn run(
         // fresh zeroed array per tile, its memset took 2.6 % of `paperscout embed`
         // (perf, AMD EPYC).
         let mut t = [0.0f32; MR * NR];
-        let kernel_rows = if micro == Micro::Avx2 {
+        let kernel_rows: KernelRows = if micro == Micro::Avx2 {
             avx2::kernel_rows
         } else {
-            avx512::kernel_rows
+            avx512::kernel_rows_for(a_rs)
         };
         let full = m / MR;
         let mut pc = 0;
@@ -750,45 +755,33 @@ mod avx512 {
         }};
     }
 
-    /// As [`kernel`], with `A` read in place: row `i` at `a + i·a_rs`, contiguous.
-    ///
-    /// The usual row lengths of sentence encoders' activations (hidden 384 or 768,
-    /// feed-forward 1536 or 3072) get a copy of the loop compiled for that stride, where
-    /// each row's address is a constant offset from one pointer. With the stride known
-    /// only at run time, the 12 row pointers do not fit the integer registers beside the
-    /// rest, and LLVM works them out again at every step: 16 integer instructions per 24
-    /// multiply-adds, which on Intel cores share the two ports of the AVX-512
-    /// multiply-adds (`llvm-mca -mcpu=icelake-server`: see the README, issue 14).
-    ///
-    /// # Safety
-    /// Rows `0..MR` of `A` must hold `kc` floats each; otherwise as [`kernel`].
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn kernel_rows(
-        kc: usize,
-        a: *const f32,
-        a_rs: usize,
-        b: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        acc: bool,
-        init: *const f32,
-        scale: f32,
-    ) {
+    /// [`kernel_rows`] for rows `a_rs` apart. The usual row lengths of sentence
+    /// encoders' activations (hidden 384 or 768, feed-forward 1536 or 3072) get a copy
+    /// of the loop compiled for that stride, where each row's address is a constant
+    /// offset from one pointer. With the stride known only at run time, the 12 row
+    /// pointers do not fit the integer registers beside the rest, and LLVM works them
+    /// out again at every step: 16 integer instructions per 24 multiply-adds, which on
+    /// Intel cores share the two ports of the AVX-512 multiply-adds (`llvm-mca
+    /// -mcpu=icelake-server`: see the README, issue 14).
+    pub fn kernel_rows_for(a_rs: usize) -> super::KernelRows {
         match a_rs {
-            384 => rows_strided::<384>(kc, a, a_rs, b, c, ldc, acc, init, scale),
-            768 => rows_strided::<768>(kc, a, a_rs, b, c, ldc, acc, init, scale),
-            1536 => rows_strided::<1536>(kc, a, a_rs, b, c, ldc, acc, init, scale),
-            3072 => rows_strided::<3072>(kc, a, a_rs, b, c, ldc, acc, init, scale),
-            _ => rows_strided::<0>(kc, a, a_rs, b, c, ldc, acc, init, scale),
+            384 => kernel_rows::<384>,
+            768 => kernel_rows::<768>,
+            1536 => kernel_rows::<1536>,
+            3072 => kernel_rows::<3072>,
+            _ => kernel_rows::<0>,
         }
     }
 
-    /// [`kernel_rows`] with rows `S` floats apart, or `a_rs` apart where `S` is 0.
+    /// As [`kernel`], with `A` read in place: row `i` at `a + i·a_rs`, contiguous; `S`,
+    /// where not 0, is `a_rs` known at compile time ([`kernel_rows_for`]).
+    ///
+    /// # Safety
+    /// Rows `0..MR` of `A` must hold `kc` floats each; `S` is 0 or `a_rs`; otherwise as
+    /// [`kernel`].
     #[target_feature(enable = "avx512f")]
-    #[inline]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn rows_strided<const S: usize>(
+    pub unsafe fn kernel_rows<const S: usize>(
         kc: usize,
         a: *const f32,
         a_rs: usize,
@@ -799,6 +792,10 @@ mod avx512 {
         init: *const f32,
         scale: f32,
     ) {
+        debug_assert!(
+            S == 0 || S == a_rs,
+            "kernel_rows::<{S}> for rows {a_rs} apart"
+        );
         let a_rs = if S == 0 { a_rs } else { S };
         prefetch_tile(c, ldc);
         let mut lo = [_mm512_setzero_ps(); MR];
