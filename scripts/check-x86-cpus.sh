@@ -67,7 +67,9 @@ check_cpu() {
             return 1
         }
     done
-    if [ "$path" = portable ]; then say "$cpu: the sgemm tests passed (the portable kernel; the others not tested there)"; else say "$cpu: the sgemm tests passed ($path and portable kernels; the others not tested there)"; fi
+    local ran="the $path and portable kernels"
+    [ "$path" = portable ] && ran="the portable kernel"
+    say "$cpu: the sgemm tests passed ($ran; the others not tested there)"
     # 2. In-process kernel tests. Skipped: the two that start the binary (the child would
     # run on this machine's CPU, not the emulated one) and the two that embed the golden
     # rows on every path (minutes under emulation; step 3 covers them).
