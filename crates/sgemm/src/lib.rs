@@ -25,16 +25,23 @@ pub mod q8;
 pub const MR: usize = 12;
 /// Columns of a tile (columns of `B` per panel): two 16-float AVX-512 vectors.
 pub const NR: usize = 32;
-/// Rows of `A` taken at once (a multiple of `MR`): the block stays in L2 while every
-/// panel of `B` passes. 36, 48 and 72 measured alike on an Intel Xeon, 144 and 288
-/// about 4 % slower (`paperscout embed` on 256 abstracts, alternating).
+/// Rows of `A` packed at once by the portable and NEON paths (a multiple of `MR`): the
+/// block stays in L2 while every panel of `B` passes. When the x86 path worked this
+/// way too, 36, 48 and 72 measured alike on an Intel Xeon, 144 and 288 about 4 %
+/// slower (`paperscout embed` on 256 abstracts, alternating).
 const MC: usize = 48;
 /// The longest stretch of `k` per pass: one panel's share of `B`, `KC × NR` floats
-/// (48 KiB at 384), stays in L1/L2 while every `A` panel of the block streams past.
+/// (48 KiB at 384), stays in L1/L2 while the `A` panels it meets stream past.
 /// 384 makes the encoder's k = 384 layers (QKV, attention out, FFN up) one pass, so
 /// their output is written once, not read back and written again: 7 % faster as a
 /// whole than 320 on that Xeon; 512 and 768 (fewer passes for FFN down) no faster.
 const KC_MAX: usize = 384;
+/// Panels of `B` per chunk on the x86 path (at most; chunks are made as even as this
+/// allows): at `KC_MAX` a chunk of 12 is 576 KiB, which stays in a server core's L2
+/// (1-2 MiB) while every row panel of `A` passes, so each product reads its `B` from
+/// L3 once instead of once per block of rows. 6 to 48 measured alike on an AMD EPYC,
+/// whose L3 feeds the kernel at full speed either way (README, issue 14).
+const NC_PANELS: usize = 12;
 
 /// An x86 microkernel reading `A` in place: `(kc, a, a_rs, b, c, ldc, acc, init, scale)`.
 #[cfg(target_arch = "x86_64")]
@@ -412,8 +419,12 @@ fn run(
         // kernel's broadcasts come from 12 sequential streams either way, and packing
         // cost more than it saved (for one panel of B, attention's probabilities ·
         // values, as much as the product itself). Only the last, partial row panel is
-        // packed (zero-padded). Rows are taken in blocks of MC so the block's A stays
-        // in L2 while every panel of B passes.
+        // packed (zero-padded). B is taken in chunks of NC_PANELS panels: a chunk stays
+        // in L2 while every row panel of A meets each of its panels in turn, so B comes
+        // from L3 once per pass over k (with blocks of MC rows against all of B, it came
+        // once per block: 2 times per 96-row call of the FFN, 5 for a 240-token text's
+        // QKV), and a row panel of A (18 KiB at KC_MAX) is reused from L1/L2 across the
+        // chunk. The order of the sums is unchanged, so the bits are too.
         apack.clear();
         apack.resize(MR * kc_len, 0.0);
         // Where a tile is partial (fewer than NR columns), the kernel writes all of it
@@ -427,22 +438,27 @@ fn run(
             avx512::kernel_rows_for(a_rs)
         };
         let full = m / MR;
+        let rows = m - full * MR;
+        // Panels of B per chunk, as even as NC_PANELS allows.
+        let chunk = panels.div_ceil(panels.div_ceil(NC_PANELS));
         let mut pc = 0;
         while pc < k {
             let kc = kc_len.min(k - pc);
             let acc = accumulate || pc > 0;
             let init = if acc { None } else { bias };
-            let mut ib = 0;
-            while ib < full {
-                let ie = (ib + MC / MR).min(full);
-                for jp in 0..panels {
-                    let cols = NR.min(n - jp * NR);
-                    let bp = &bpack[jp * k * NR + pc * NR..][..kc * NR];
-                    let init = init.map(|b| &b[jp * NR..jp * NR + cols]);
-                    for ip in ib..ie {
+            if rows > 0 {
+                pack_a(apack, &a[full * MR * a_rs + pc..], a_rs, rows, kc);
+            }
+            for j0 in (0..panels).step_by(chunk) {
+                let chunk = j0..(j0 + chunk).min(panels);
+                for ip in 0..full {
+                    let a0 = ip * MR * a_rs + pc;
+                    assert!(a.len() >= a0 + (MR - 1) * a_rs + kc);
+                    for jp in chunk.clone() {
+                        let cols = NR.min(n - jp * NR);
+                        let bp = &bpack[jp * k * NR + pc * NR..][..kc * NR];
+                        let init = init.map(|b| &b[jp * NR..jp * NR + cols]);
                         let c0 = ip * MR * dst_rs + jp * NR;
-                        let a0 = ip * MR * a_rs + pc;
-                        assert!(a.len() >= a0 + (MR - 1) * a_rs + kc);
                         let (c, ldc, direct) = if cols == NR {
                             assert!(dst.len() >= c0 + (MR - 1) * dst_rs + NR);
                             (dst[c0..].as_mut_ptr(), dst_rs, true)
@@ -478,28 +494,25 @@ fn run(
                         }
                     }
                 }
-                ib = ie;
-            }
-            let rows = m - full * MR;
-            if rows > 0 {
-                pack_a(apack, &a[full * MR * a_rs + pc..], a_rs, rows, kc);
-                for jp in 0..panels {
-                    let cols = NR.min(n - jp * NR);
-                    let bp = &bpack[jp * k * NR + pc * NR..][..kc * NR];
-                    let c0 = full * MR * dst_rs + jp * NR;
-                    tile(
-                        micro,
-                        kc,
-                        &apack[..kc * MR],
-                        bp,
-                        &mut dst[c0..],
-                        dst_rs,
-                        rows,
-                        cols,
-                        acc,
-                        init.map(|b| &b[jp * NR..jp * NR + cols]),
-                        scale,
-                    );
+                if rows > 0 {
+                    for jp in chunk {
+                        let cols = NR.min(n - jp * NR);
+                        let bp = &bpack[jp * k * NR + pc * NR..][..kc * NR];
+                        let c0 = full * MR * dst_rs + jp * NR;
+                        tile(
+                            micro,
+                            kc,
+                            &apack[..kc * MR],
+                            bp,
+                            &mut dst[c0..],
+                            dst_rs,
+                            rows,
+                            cols,
+                            acc,
+                            init.map(|b| &b[jp * NR..jp * NR + cols]),
+                            scale,
+                        );
+                    }
                 }
             }
             pc += kc;
@@ -1089,8 +1102,8 @@ mod tests {
 
     /// Each microkernel this CPU runs (on aarch64, under an emulator too: see
     /// scripts/test.sh) against a naive f64 product, on shapes with edge tiles in both
-    /// directions and k split into several passes; a kernel the CPU cannot run is
-    /// printed as not tested.
+    /// directions, k split into several passes and `B` into several chunks of panels
+    /// (even and uneven); a kernel the CPU cannot run is printed as not tested.
     #[test]
     fn every_microkernel_matches_a_naive_product() {
         let shapes = [
@@ -1101,6 +1114,8 @@ mod tests {
             (149, 40, 700),
             (37, 32, 333),
             (24, 20, 9),
+            (26, 421, 400),
+            (13, 800, 40),
         ];
         let mut tested = 0;
         for micro in [Micro::Avx512, Micro::Avx2, Micro::Neon, Micro::Portable] {
