@@ -6,14 +6,15 @@
 //!
 //! The layout is the classic one (Goto / BLIS): `C += A · B` is cut into `MR × NR`
 //! tiles; `B` lives in *panels* of `NR` columns, each stored `k` rows of `NR`
-//! contiguous floats, and `A` is copied block by block into panels of `MR` rows stored
-//! column by column, so the inner loop reads both with unit stride. Weights never
-//! change, so [`PackedB`] packs a `Linear` layer's matrix once at model load and every
-//! product only packs its activations. The x86 kernels read full row panels of `A` in
-//! place instead (12 row streams; measured faster than packing on an Intel Xeon, and
-//! on an AMD EPYC 25-35 % faster for the AVX2 kernel) and pack only the last, partial
-//! one. [`sgemm_bias`] starts from a bias row, so a
-//! `Linear` layer writes its output once per pass over `k`.
+//! contiguous floats, and `A` is copied into panels of `MR` rows stored column by
+//! column, so the inner loop reads both with unit stride. Weights never change, so
+//! [`PackedB`] packs a `Linear` layer's matrix once at model load and every product
+//! only packs its activations. The x86 kernels read full row panels of `A` in place
+//! instead (12 row streams; measured faster than packing on an Intel Xeon, and on an
+//! AMD EPYC 25-35 % faster for the AVX2 kernel) and pack only the last, partial one.
+//! `B` is taken in chunks of panels that stay in L2 while each row panel of `A`, in
+//! L1, meets the chunk's panels in turn (`NC_PANELS`). [`sgemm_bias`] starts from a
+//! bias row, so a `Linear` layer writes its output once per pass over `k`.
 //!
 //! Edge tiles (fewer than `MR` rows or `NR` columns left) run the same kernel on a
 //! zero-padded tile and copy back only the valid part.
@@ -25,13 +26,8 @@ pub mod q8;
 pub const MR: usize = 12;
 /// Columns of a tile (columns of `B` per panel): two 16-float AVX-512 vectors.
 pub const NR: usize = 32;
-/// Rows of `A` packed at once by the portable and NEON paths (a multiple of `MR`): the
-/// block stays in L2 while every panel of `B` passes. When the x86 path worked this
-/// way too, 36, 48 and 72 measured alike on an Intel Xeon, 144 and 288 about 4 %
-/// slower (`paperscout embed` on 256 abstracts, alternating).
-const MC: usize = 48;
-/// The longest stretch of `k` per pass: one panel's share of `B`, `KC × NR` floats
-/// (48 KiB at 384), stays in L1/L2 while the `A` panels it meets stream past.
+/// The longest stretch of `k` per pass: a row panel of `A`, `MR × KC` floats (18 KiB at
+/// 384), stays in L1 while the panels of a chunk of `B` stream past from L2.
 /// 384 makes the encoder's k = 384 layers (QKV, attention out, FFN up) one pass, so
 /// their output is written once, not read back and written again: 7 % faster as a
 /// whole than 320 on that Xeon; 512 and 768 (fewer passes for FFN down) no faster.
@@ -413,52 +409,64 @@ fn run(
     );
     let blocks = k.div_ceil(KC_MAX);
     let kc_len = k.div_ceil(blocks);
+    let row_panels = m.div_ceil(MR);
+    // The x86 kernels read A's full row panels in place, 12 rows side by side, instead
+    // of packing them: the kernel's broadcasts come from 12 sequential streams either
+    // way, and packing cost more than it saved (for one panel of B, attention's
+    // probabilities · values, as much as the product itself). They pack only the last,
+    // partial row panel (zero-padded); the other kernels pack every row panel.
     #[cfg(target_arch = "x86_64")]
-    if matches!(micro, Micro::Avx512 | Micro::Avx2) {
-        // The x86 kernels read A in place, 12 rows side by side, instead of packing it: the
-        // kernel's broadcasts come from 12 sequential streams either way, and packing
-        // cost more than it saved (for one panel of B, attention's probabilities ·
-        // values, as much as the product itself). Only the last, partial row panel is
-        // packed (zero-padded). B is taken in chunks of NC_PANELS panels: a chunk stays
-        // in L2 while every row panel of A meets each of its panels in turn, so B comes
-        // from L3 once per pass over k (with blocks of MC rows against all of B, it came
-        // once per block: 2 times per 96-row call of the FFN, 5 for a 240-token text's
-        // QKV), and a row panel of A (18 KiB at KC_MAX) is reused from L1/L2 across the
-        // chunk. The order of the sums is unchanged, so the bits are too.
-        apack.clear();
-        apack.resize(MR * kc_len, 0.0);
-        // Where a tile is partial (fewer than NR columns), the kernel writes all of it
-        // here and only the valid part is copied on. One per call, not per tile: as a
-        // fresh zeroed array per tile, its memset took 2.6 % of `paperscout embed`
-        // (perf, AMD EPYC).
-        let mut t = [0.0f32; MR * NR];
-        let kernel_rows: KernelRows = if micro == Micro::Avx2 {
-            avx2::kernel_rows
-        } else {
-            avx512::kernel_rows_for(a_rs)
-        };
-        let full = m / MR;
-        let rows = m - full * MR;
-        // Panels of B per chunk, as even as NC_PANELS allows.
-        let chunk = panels.div_ceil(panels.div_ceil(NC_PANELS));
-        let mut pc = 0;
-        while pc < k {
-            let kc = kc_len.min(k - pc);
-            let acc = accumulate || pc > 0;
-            let init = if acc { None } else { bias };
-            if rows > 0 {
-                pack_a(apack, &a[full * MR * a_rs + pc..], a_rs, rows, kc);
-            }
-            for j0 in (0..panels).step_by(chunk) {
-                let chunk = j0..(j0 + chunk).min(panels);
-                for ip in 0..full {
-                    let a0 = ip * MR * a_rs + pc;
-                    assert!(a.len() >= a0 + (MR - 1) * a_rs + kc);
-                    for jp in chunk.clone() {
-                        let cols = NR.min(n - jp * NR);
-                        let bp = &bpack[jp * k * NR + pc * NR..][..kc * NR];
-                        let init = init.map(|b| &b[jp * NR..jp * NR + cols]);
-                        let c0 = ip * MR * dst_rs + jp * NR;
+    let kernel_rows: Option<KernelRows> = match micro {
+        Micro::Avx512 => Some(avx512::kernel_rows_for(a_rs)),
+        Micro::Avx2 => Some(avx2::kernel_rows),
+        _ => None,
+    };
+    #[cfg(target_arch = "x86_64")]
+    let in_place = if kernel_rows.is_some() { m / MR } else { 0 };
+    #[cfg(not(target_arch = "x86_64"))]
+    let in_place = 0;
+    apack.clear();
+    apack.resize((row_panels - in_place) * MR * kc_len, 0.0);
+    // Where an in-place tile is partial (fewer than NR columns), the kernel writes all
+    // of it here and only the valid part is copied on. One per call, not per tile: as
+    // a fresh zeroed array per tile, its memset took 2.6 % of `paperscout embed` (perf,
+    // AMD EPYC).
+    #[cfg(target_arch = "x86_64")]
+    let mut t = [0.0f32; MR * NR];
+    // B is taken in chunks of at most NC_PANELS panels: a chunk stays in L2 while each
+    // row panel of A (reused from L1) meets its panels in turn, so B comes from L3 once
+    // per pass over k. (With blocks of 48 rows against all of B it came once per
+    // block: twice per 96-row call of the FFN, 5 times for a 240-token text's QKV.)
+    // The order of the sums is the same either way, and so are the bits.
+    let chunk = panels.div_ceil(panels.div_ceil(NC_PANELS));
+    let mut pc = 0;
+    while pc < k {
+        let kc = kc_len.min(k - pc);
+        // The first pass over k writes dst (from the bias, or adds to it with
+        // `accumulate`); later passes add.
+        let acc = accumulate || pc > 0;
+        let init = if acc { None } else { bias };
+        if in_place < row_panels {
+            pack_a(
+                apack,
+                &a[in_place * MR * a_rs + pc..],
+                a_rs,
+                m - in_place * MR,
+                kc,
+            );
+        }
+        for j0 in (0..panels).step_by(chunk) {
+            let chunk = j0..(j0 + chunk).min(panels);
+            for ip in 0..row_panels {
+                for jp in chunk.clone() {
+                    let cols = NR.min(n - jp * NR);
+                    let bp = &bpack[jp * k * NR + pc * NR..][..kc * NR];
+                    let init = init.map(|b| &b[jp * NR..jp * NR + cols]);
+                    let c0 = ip * MR * dst_rs + jp * NR;
+                    #[cfg(target_arch = "x86_64")]
+                    if let Some(kernel_rows) = kernel_rows.filter(|_| ip < in_place) {
+                        let a0 = ip * MR * a_rs + pc;
+                        assert!(a.len() >= a0 + (MR - 1) * a_rs + kc);
                         let (c, ldc, direct) = if cols == NR {
                             assert!(dst.len() >= c0 + (MR - 1) * dst_rs + NR);
                             (dst[c0..].as_mut_ptr(), dst_rs, true)
@@ -492,68 +500,23 @@ fn run(
                                 finish_row(out, &t[i * NR..][..cols], acc, init);
                             }
                         }
+                        continue;
                     }
-                }
-                if rows > 0 {
-                    for jp in chunk {
-                        let cols = NR.min(n - jp * NR);
-                        let bp = &bpack[jp * k * NR + pc * NR..][..kc * NR];
-                        let c0 = full * MR * dst_rs + jp * NR;
-                        tile(
-                            micro,
-                            kc,
-                            &apack[..kc * MR],
-                            bp,
-                            &mut dst[c0..],
-                            dst_rs,
-                            rows,
-                            cols,
-                            acc,
-                            init.map(|b| &b[jp * NR..jp * NR + cols]),
-                            scale,
-                        );
-                    }
-                }
-            }
-            pc += kc;
-        }
-        return;
-    }
-    apack.clear();
-    apack.resize(MC.min(m.div_ceil(MR) * MR) * kc_len, 0.0);
-    let mut pc = 0;
-    while pc < k {
-        let kc = kc_len.min(k - pc);
-        // The first pass over k writes (or adds to) dst; later passes add.
-        let acc = accumulate || pc > 0;
-        let init = if acc { None } else { bias };
-        let mut ic = 0;
-        while ic < m {
-            let mc = MC.min(m - ic);
-            pack_a(apack, &a[ic * a_rs + pc..], a_rs, mc, kc);
-            for jp in 0..panels {
-                let cols = NR.min(n - jp * NR);
-                let bp = &bpack[jp * k * NR + pc * NR..][..kc * NR];
-                for ip in 0..mc.div_ceil(MR) {
-                    let rows = MR.min(mc - ip * MR);
-                    let ap = &apack[ip * MR * kc..][..kc * MR];
-                    let c0 = (ic + ip * MR) * dst_rs + jp * NR;
                     tile(
                         micro,
                         kc,
-                        ap,
+                        &apack[(ip - in_place) * MR * kc..][..kc * MR],
                         bp,
                         &mut dst[c0..],
                         dst_rs,
-                        rows,
+                        MR.min(m - ip * MR),
                         cols,
                         acc,
-                        init.map(|b| &b[jp * NR..jp * NR + cols]),
+                        init,
                         scale,
                     );
                 }
             }
-            ic += mc;
         }
         pc += kc;
     }
