@@ -6,11 +6,12 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use serde::Deserialize;
+use serde_json::Value;
 
 use super::Models;
 use crate::embed::kernels::Precision;
 use crate::error::{Error, Result};
+use crate::ingest::json::{json_error_message, kind as json_kind, CappedLines, Line};
 use crate::ingest::{self, Format};
 use crate::job::{
     self, InputKey, JobOptions, JobSummary, OutputFormat, OutputMeta, Shard, ShardMeta,
@@ -96,23 +97,53 @@ pub fn embed_part(
     job::run_job(&model.embedder, &input_key, records, output, &opts)
 }
 
-/// How many records [`embed_records`] yields for `path`: for line-based inputs the
-/// lines that are not blank (each is one record, good or bad), else by reading them.
+/// How many records [`embed_records`] yields for `path`: for line-based inputs its
+/// record lines (each is one record, good or bad), else by reading them.
 fn count_records(path: &Path, line_based: bool) -> Result<u64> {
     if !line_based {
         let (records, _) = embed_records(path)?;
         return Ok(records.count() as u64);
     }
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut n = 0u64;
-    for line in BufReader::with_capacity(1 << 20, file).split(b'\n') {
-        let line = line.map_err(|e| Error::io(path, e))?;
-        // A line that is not UTF-8 is a record too (an error record).
-        if std::str::from_utf8(&line).map_or(true, |s| !s.trim().is_empty()) {
-            n += 1;
+    for line in record_lines(path)? {
+        // A line that is not a good record is still one record; only a failed read
+        // ends the count.
+        if let Err(e @ Error::Io { .. }) = line {
+            return Err(e);
         }
+        n += 1;
     }
     Ok(n)
+}
+
+/// The lines of a JSON Lines input that are records, as `(line number, text)`: every
+/// line but blank ones, read by `ingest`'s line reader, so a UTF-8 byte order mark,
+/// CRLF endings and the record size cap are treated as `ingest` treats them. A line
+/// over the cap or not UTF-8 is an error record naming its line; a failed read, an
+/// [`Error::Io`], ends the lines.
+fn record_lines(path: &Path) -> Result<impl Iterator<Item = Result<(u64, String)>> + Send> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut lines = CappedLines::new(BufReader::with_capacity(1 << 16, file));
+    let path = path.to_path_buf();
+    Ok(std::iter::from_fn(move || loop {
+        let (line_no, bytes) = match lines.next_line()? {
+            Ok(Line::Text(n, bytes)) => (n, bytes),
+            Ok(Line::TooLong(n)) => {
+                let limit = ingest::MAX_RECORD_BYTES >> 20;
+                let message = format!("record is longer than the {limit} MiB limit");
+                return Some(Err(ingest::bad_record(&path, n, message)));
+            }
+            Err(e) => return Some(Err(Error::io(&path, e))),
+        };
+        match std::str::from_utf8(bytes) {
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => return Some(Ok((line_no, text.to_owned()))),
+            Err(e) => {
+                let message = format!("expected UTF-8 text: {e}");
+                return Some(Err(ingest::bad_record(&path, line_no, message)));
+            }
+        }
+    }))
 }
 
 /// Records of an embed input as `(id, text)`. JSON Lines (and the Kaggle snapshot,
@@ -124,20 +155,10 @@ pub type RecordIter = Box<dyn Iterator<Item = Result<(String, String)>> + Send>;
 pub fn embed_records(path: &Path) -> Result<(RecordIter, bool)> {
     match ingest::detect(path) {
         Ok(Format::Jsonl | Format::KaggleJsonl) | Err(_) => {
-            let file = File::open(path).map_err(|e| Error::io(path, e))?;
             let path = path.to_path_buf();
-            let lines = BufReader::new(file).lines().enumerate();
-            let records = lines.filter_map(move |(index, line)| {
-                let line_no = index as u64 + 1;
-                match line {
-                    Err(e) => Some(Err(Error::Input {
-                        path: path.clone(),
-                        line: line_no,
-                        message: format!("cannot read line: {e}"),
-                    })),
-                    Ok(line) if line.trim().is_empty() => None,
-                    Ok(line) => Some(parse_embed_line(&path, line_no, &line)),
-                }
+            let records = record_lines(&path)?.map(move |line| {
+                let (line_no, text) = line?;
+                parse_embed_line(&path, line_no, &text)
             });
             Ok((Box::new(records), true))
         }
@@ -154,43 +175,57 @@ pub fn embed_records(path: &Path) -> Result<(RecordIter, bool)> {
     }
 }
 
-/// One input line of `paperscout embed`.
-#[derive(Deserialize)]
-struct EmbedRecord {
-    #[serde(default)]
-    id: Option<serde_json::Value>,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    title: Option<String>,
-    #[serde(default, alias = "summary")]
-    r#abstract: Option<String>,
-}
-
 /// `(id, text)` of one JSON Lines record: `text` verbatim, else the paper text of
-/// `title` and `abstract`/`summary`. The id is the record's `id` as a string (a number
-/// keeps its digits), else the 1-based line number.
+/// `title` and `abstract` (or `summary`). The id is the record's `id` as a string (a
+/// number keeps its digits), else the 1-based line number. A text field present with
+/// another type than a string (or `null`, the same as absent) is an error naming it.
 pub fn parse_embed_line(path: &Path, line_no: u64, line: &str) -> Result<(String, String)> {
-    let bad = |message: String| Error::Input {
-        path: path.to_path_buf(),
-        line: line_no,
-        message,
+    let bad = |message: String| ingest::bad_record(path, line_no, message);
+    let value: Value = serde_json::from_str(line).map_err(|e| {
+        if line.trim_start().starts_with('[') {
+            bad(format!(
+                "expected a JSON object, found a list ({ONE_OBJECT_A_LINE})"
+            ))
+        } else {
+            bad(json_error_message(&e))
+        }
+    })?;
+    let Value::Object(record) = value else {
+        let found = json_kind(&value);
+        return Err(bad(format!(
+            "expected a JSON object, found {found} ({ONE_OBJECT_A_LINE})"
+        )));
     };
-    let record: EmbedRecord =
-        serde_json::from_str(line).map_err(|e| bad(format!("expected a JSON object: {e}")))?;
-    let id = match record.id {
-        None | Some(serde_json::Value::Null) => line_no.to_string(),
-        Some(serde_json::Value::String(s)) => s,
+    let text = |key: &str| match record.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(other) => Err(bad(format!(
+            "field `{key}`: expected a string, found {}",
+            json_kind(other)
+        ))),
+    };
+    let id = match record.get("id") {
+        None | Some(Value::Null) => line_no.to_string(),
+        Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
-    match (record.text, record.title, record.r#abstract) {
-        (Some(text), _, _) => Ok((id, text)),
-        (None, Some(title), abs) => Ok((id, paper_text(&title, abs.as_deref().unwrap_or("")))),
-        (None, None, _) => Err(bad(
-            "expected a \"text\" field, or \"title\" with \"abstract\" or \"summary\"".into(),
-        )),
+    if let Some(text) = text("text")? {
+        return Ok((id, text.to_string()));
     }
+    let Some(title) = text("title")? else {
+        return Err(bad(
+            "expected a \"text\" field, or \"title\" with \"abstract\" or \"summary\"".into(),
+        ));
+    };
+    let abstract_ = match text("abstract")? {
+        Some(a) => Some(a),
+        None => text("summary")?,
+    };
+    Ok((id, paper_text(title, abstract_.unwrap_or(""))))
 }
+
+/// How an embed input error says what JSON Lines is.
+const ONE_OBJECT_A_LINE: &str = "JSON Lines: one object a line";
 
 /// Lines in `path`, for the progress bar's length; `None` when it cannot be read.
 fn count_lines(path: &Path) -> Option<u64> {
@@ -204,5 +239,101 @@ fn count_lines(path: &Path) -> Option<u64> {
         n += buf.iter().filter(|&&b| b == b'\n').count() as u64;
         let len = buf.len();
         reader.consume(len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as the tests compare it: `(id, text)` or the error's message.
+    type Record = std::result::Result<(String, String), String>;
+
+    /// Every record of `content`, with the number of records `count_records` reports
+    /// for the same file.
+    fn read(content: &[u8]) -> (Vec<Record>, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.jsonl");
+        std::fs::write(&path, content).unwrap();
+        let (records, line_based) = embed_records(&path).unwrap();
+        assert!(line_based);
+        let records = records
+            .map(|r| r.map_err(|e| e.to_string().replace(&path.display().to_string(), "IN")))
+            .collect();
+        (records, count_records(&path, true).unwrap())
+    }
+
+    fn ok(id: &str, text: &str) -> Record {
+        Ok((id.to_string(), text.to_string()))
+    }
+
+    #[test]
+    fn byte_order_mark_crlf_and_blank_lines_are_read_as_ingest_reads_them() {
+        let input = b"\xEF\xBB\xBF{\"id\": \"a\", \"text\": \"first\"}\r\n\r\n  \n\
+            {\"title\": \"T\", \"summary\": \"S  s\"}\r\n\
+            {\"id\": 7, \"title\": \"U\", \"abstract\": null, \"summary\": \"V\"}";
+        let (records, count) = read(input);
+        assert_eq!(
+            records,
+            [ok("a", "first"), ok("4", "T. S s"), ok("7", "U. V")]
+        );
+        assert_eq!(count, 3);
+        // A file that is only a byte order mark and blank lines has no records.
+        let (records, count) = read(b"\xEF\xBB\xBF\r\n\n");
+        assert!(records.is_empty());
+        assert_eq!(count, 0);
+    }
+
+    #[test]
+    fn bad_lines_name_their_line_and_what_was_expected() {
+        let input = [
+            &b"[{\"text\": \"a JSON array, not JSON Lines\"}]\n"[..],
+            b"[\n",
+            b"\"a string\"\n",
+            b"{\"text\": 5}\n",
+            b"{\"title\": \"T\", \"abstract\": [\"x\"]}\n",
+            b"{\"id\": \"x\"}\n",
+            b"{\"text\": oops}\n",
+            b"{\"text\": \"\xFF\"}\n",
+            b"{\"text\": \"fine\"}\n",
+        ]
+        .concat();
+        let (records, count) = read(&input);
+        let want = [
+            Err("IN:1: expected a JSON object, found a list (JSON Lines: one object a line)"),
+            Err("IN:2: expected a JSON object, found a list (JSON Lines: one object a line)"),
+            Err("IN:3: expected a JSON object, found a string (JSON Lines: one object a line)"),
+            Err("IN:4: field `text`: expected a string, found a number"),
+            Err("IN:5: field `abstract`: expected a string, found a list"),
+            Err("IN:6: expected a \"text\" field, or \"title\" with \"abstract\" or \"summary\""),
+            Err("IN:7: invalid JSON at column 10: expected value"),
+            Err("IN:8: expected UTF-8 text: invalid utf-8 sequence of 1 bytes from index 10"),
+            Ok(("9", "fine")),
+        ];
+        let want: Vec<_> = want
+            .iter()
+            .map(|w| match w {
+                Ok((id, text)) => ok(id, text),
+                Err(m) => Err(m.to_string()),
+            })
+            .collect();
+        assert_eq!(records, want);
+        assert_eq!(count, 9, "every bad line is one record");
+    }
+
+    #[test]
+    fn a_line_over_the_record_cap_is_an_error_record_not_held_in_memory() {
+        let mut input = b"{\"text\": \"".to_vec();
+        input.resize(ingest::MAX_RECORD_BYTES + 10, b'x');
+        input.extend_from_slice(b"\"}\n{\"text\": \"after\"}\n");
+        let (records, count) = read(&input);
+        assert_eq!(
+            records,
+            [
+                Err("IN:1: record is longer than the 16 MiB limit".to_string()),
+                ok("2", "after")
+            ]
+        );
+        assert_eq!(count, 2);
     }
 }

@@ -71,7 +71,7 @@ impl Iterator for JsonLines {
 
 /// The message for a line that is not JSON (each line is its own document, so only
 /// the column is worth saying).
-fn json_error_message(e: &serde_json::Error) -> String {
+pub(crate) fn json_error_message(e: &serde_json::Error) -> String {
     format!(
         "invalid JSON at column {}: {}",
         e.column(),
@@ -226,7 +226,7 @@ fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
-fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -104,7 +104,7 @@
 mod feeds;
 mod fields;
 mod hf;
-mod json;
+pub(crate) mod json;
 mod oai;
 mod pylit;
 mod table;
